@@ -1,0 +1,156 @@
+"""Programme rules, regencies and branches, read from ``regencies.yaml``.
+
+``RENTAN_CONFIG`` may point at another file with the same shape (a regency's own deployment).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+DEFAULT_CONFIG = Path(__file__).with_name("regencies.yaml")
+
+
+@dataclass(frozen=True)
+class Rates:
+    jkk_percent_of_income: float
+    income_basis_min_idr: int
+    jkm_monthly_idr: int
+
+    @property
+    def jkk_monthly_idr(self) -> int:
+        return round(self.income_basis_min_idr * self.jkk_percent_of_income / 100)
+
+    @property
+    def monthly_idr(self) -> int:
+        """Iuran of one worker for one month at the minimum income basis (JKK + JKM)."""
+        return self.jkk_monthly_idr + self.jkm_monthly_idr
+
+
+@dataclass(frozen=True)
+class Programme:
+    rates: Rates
+    max_age_years: int
+    jkm_death_benefit_idr: int
+    scholarship_max_idr: int
+
+
+@dataclass(frozen=True)
+class QuotaStep:
+    start: dt.date
+    quota: int
+
+
+@dataclass(frozen=True)
+class Regency:
+    slug: str
+    code: str
+    name: str
+    province: str
+    branch: str
+    village_word: str
+    quota_steps: tuple[QuotaStep, ...]
+    working_population: dict[int, int] = field(default_factory=dict)
+    submission_deadline: dt.date | None = None
+
+    @property
+    def province_code(self) -> str:
+        return self.code.split(".")[0]
+
+    @property
+    def nik_prefix(self) -> str:
+        """The first four NIK digits of people first registered in this regency."""
+        return self.code.replace(".", "")
+
+    def quota_on(self, day: dt.date) -> int:
+        """Quota per village in force on ``day`` (0 before the programme started)."""
+        quota = 0
+        for step in self.quota_steps:
+            if step.start <= day:
+                quota = step.quota
+        return quota
+
+
+@dataclass(frozen=True)
+class Branch:
+    slug: str
+    name: str
+    regencies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    programme: Programme
+    regencies: dict[str, Regency]
+    branches: dict[str, Branch]
+    sources: dict[str, str]  # source -> "regency" | "branch"
+
+    def areas(self, source: str) -> list[str]:
+        """The area slugs a source's files are filed under."""
+        kind = self.sources[source]
+        return list(self.regencies) if kind == "regency" else list(self.branches)
+
+    def regency_by_code(self, code: str) -> Regency:
+        for reg in self.regencies.values():
+            if reg.code == code:
+                return reg
+        raise KeyError(code)
+
+
+def _date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _parse(raw: dict) -> Config:
+    prog = raw["programme"]
+    programme = Programme(
+        rates=Rates(**prog["rates"]),
+        max_age_years=int(prog["max_age_years"]),
+        jkm_death_benefit_idr=int(prog["jkm_death_benefit_idr"]),
+        scholarship_max_idr=int(prog["scholarship_max_idr"]),
+    )
+    branches = {
+        slug: Branch(slug=slug, name=b["name"], regencies=tuple(b["regencies"]))
+        for slug, b in raw["branches"].items()
+    }
+    regencies = {}
+    for slug, r in raw["regencies"].items():
+        if r["branch"] not in branches:
+            raise ValueError(f"regency {slug!r} names branch {r['branch']!r}, which is not configured")
+        deadline = r.get("submission_deadline")
+        regencies[slug] = Regency(
+            slug=slug,
+            code=str(r["code"]),
+            name=r["name"],
+            province=r["province"],
+            branch=r["branch"],
+            village_word=r["village_word"],
+            quota_steps=tuple(
+                sorted((QuotaStep(_date(q["from"]), int(q["quota"])) for q in r["quota_per_village"]),
+                       key=lambda s: s.start)
+            ),
+            working_population={int(k): int(v) for k, v in (r.get("working_population") or {}).items()},
+            submission_deadline=_date(deadline) if deadline else None,
+        )
+    for b in branches.values():
+        for slug in b.regencies:
+            if slug not in regencies:
+                raise ValueError(f"branch {b.slug!r} serves regency {slug!r}, which is not configured")
+    sources = {name: s["area"] for name, s in raw["sources"].items()}
+    return Config(programme=programme, regencies=regencies, branches=branches, sources=sources)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Config:
+    with open(path, encoding="utf-8") as fh:
+        return _parse(yaml.safe_load(fh))
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    chosen = path or os.environ.get("RENTAN_CONFIG") or DEFAULT_CONFIG
+    return _load(str(Path(chosen).resolve()))

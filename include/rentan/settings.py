@@ -1,0 +1,61 @@
+"""Where rentan keeps its data, as set by the environment.
+
+Everything lives below one data root, ``RENTAN_DATA`` (default ``<repo>/data``):
+
+- ``landing/<source>/<area>/...``   received files, as they came (never modified)
+- ``warehouse/<layer>/<table>/``     Parquet: bronze, silver, quarantine, marts
+- ``exports/``                       packages for villages and BPJS branches
+- ``truth/``                         the sample generator's ground truth (never read by the pipeline)
+- ``work/``                          work in progress; moved into place only when complete
+- ``ledger.sqlite``                  the ingestion ledger (``RENTAN_LEDGER_URL`` for any SQLAlchemy URL)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+LAYERS = ("bronze", "silver", "quarantine", "marts")
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    root: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def exports(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def truth(self) -> Path:
+        return self.root / "truth"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    def layer(self, layer: str, table: str) -> Path:
+        if layer not in LAYERS:
+            raise ValueError(f"unknown warehouse layer {layer!r}; expected one of {LAYERS}")
+        return self.warehouse / layer / table
+
+    @property
+    def ledger_url(self) -> str:
+        return os.environ.get("RENTAN_LEDGER_URL") or f"sqlite:///{self.root / 'ledger.sqlite'}"
+
+
+def data_paths(root: str | os.PathLike | None = None) -> DataPaths:
+    """The data root given, else ``$RENTAN_DATA``, else ``<repo>/data``."""
+    chosen = root or os.environ.get("RENTAN_DATA") or REPO_ROOT / "data"
+    return DataPaths(Path(chosen).expanduser().resolve())
