@@ -1,0 +1,249 @@
+"""Ingest: every received file in the landing zone, once, into bronze, with its lineage.
+
+Bronze keeps each file's rows as received: every cell as text in a ``fields`` map keyed by
+the sender's own header, with the file, sheet, row number, file checksum and load id beside
+it. A file that cannot be read is recorded in the ledger with the reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rentan.config import Config, load_config
+from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, IngestedFile, Ledger
+from rentan.ingest.readers import Table, UnreadableFile, read_table
+from rentan.settings import DataPaths, data_paths
+
+log = logging.getLogger(__name__)
+
+BRONZE_SCHEMA = pa.schema(
+    [
+        pa.field("load_id", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("sheet", pa.string(), nullable=False),
+        pa.field("row_number", pa.int32(), nullable=False),
+        pa.field("file_sha256", pa.string(), nullable=False),
+        pa.field("fields", pa.map_(pa.string(), pa.string())),
+        pa.field("numeric_fields", pa.list_(pa.string())),
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+@dataclass
+class Landed:
+    """A file found in the landing zone."""
+
+    path: Path
+    rel: str
+    source: str
+    area: str
+    problem: UnreadableFile | None = None
+
+
+@dataclass
+class IngestReport:
+    load_id: str
+    files_seen: int = 0
+    already_known: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    unreadable: int = 0
+    rows: Counter = field(default_factory=Counter)  # (source, area) -> rows loaded
+
+    def as_dict(self) -> dict:
+        return {
+            "load_id": self.load_id,
+            "files_seen": self.files_seen,
+            "already_known": self.already_known,
+            "loaded": self.loaded,
+            "duplicates": self.duplicates,
+            "unreadable": self.unreadable,
+            "rows_loaded": sum(self.rows.values()),
+            "rows": {f"{s}/{a}": n for (s, a), n in sorted(self.rows.items())},
+        }
+
+
+def discover(paths: DataPaths, config: Config) -> list[Landed]:
+    """Every file under landing/, with the source and area its folder says, in a stable order."""
+    found = []
+    root = paths.landing
+    if not root.exists():
+        return found
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue  # editor and OS droppings (.DS_Store, ._x), not deliveries
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            parts = rel.split("/")
+            source, area = (parts + ["", ""])[:2]
+            item = Landed(path, rel, source, area if len(parts) > 2 else "")
+            if source not in config.sources:
+                item.problem = UnreadableFile(
+                    "unknown_source",
+                    f"Folder landing/{source}/ is not a known source; expected one of {sorted(config.sources)}.",
+                    f"Folder landing/{source}/ bukan sumber data yang dikenal.",
+                )
+            elif not item.area:
+                item.problem = UnreadableFile(
+                    "no_area_folder",
+                    f"The file lies directly in landing/{source}/; put it in the folder of its "
+                    f"{config.sources[source]} (one of {config.areas(source)}).",
+                    f"Berkas harus diletakkan di folder wilayahnya di bawah landing/{source}/.",
+                )
+            elif item.area not in config.areas(source):
+                item.problem = UnreadableFile(
+                    "unknown_area",
+                    f"Folder {area!r} is not a configured {config.sources[source]} for {source}; "
+                    f"expected one of {config.areas(source)}.",
+                    f"Folder {area!r} bukan wilayah yang terdaftar untuk {source}.",
+                )
+            found.append(item)
+    return found
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def to_bronze(table: Table, *, load_id: str, rel: str, sha: str, ingested_at: dt.datetime) -> pa.Table:
+    """Arrow table of a file's rows; cells keyed by the sender's header, in the sender's order."""
+    n, k = table.n_rows, len(table.header)
+    # row-major cells: row i holds header[0..k) -> columns[0..k)[i]
+    values = np.empty((k, n), dtype=object)
+    for j, col in enumerate(table.columns):
+        values[j, :] = col
+    keys = pa.array(np.tile(np.array(table.header, dtype=object), n), type=pa.string())
+    items = pa.array(values.T.reshape(-1), type=pa.string())
+    offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
+    fields = pa.MapArray.from_arrays(offsets, keys, items)
+
+    if table.numeric:
+        mask = np.array(table.numeric, dtype=bool).T  # rows x columns
+        header = np.array(table.header, dtype=object)
+        num_values = pa.array(np.tile(header, n)[mask.reshape(-1)], type=pa.string())
+        num_offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32))
+        numeric = pa.ListArray.from_arrays(num_offsets, num_values)
+    else:
+        numeric = pa.array([[]] * n, type=pa.list_(pa.string()))
+
+    return pa.Table.from_arrays(
+        [
+            pa.array([load_id] * n, pa.string()),
+            pa.array([rel] * n, pa.string()),
+            pa.array([table.sheet] * n, pa.string()),
+            pa.array(table.row_numbers, pa.int32()),
+            pa.array([sha] * n, pa.string()),
+            fields,
+            numeric,
+            pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+        ],
+        schema=BRONZE_SCHEMA,
+    )
+
+
+def bronze_file(paths: DataPaths, source: str, area: str, sha: str) -> Path:
+    # named by content: a re-run after a crash rewrites the same file, never a second copy
+    return paths.layer("bronze", source) / f"area={area}" / f"{sha[:32]}.parquet"
+
+
+def _write_atomically(tbl: pa.Table, target: Path, work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = work / f"{target.stem}.{os.getpid()}.parquet"
+    pq.write_table(tbl, tmp, compression="zstd")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, target)
+
+
+def ingest(
+    paths: DataPaths | None = None,
+    *,
+    load_id: str,
+    config: Config | None = None,
+    areas: list[str] | None = None,
+) -> IngestReport:
+    """Load every new file under landing/ into bronze and record each in the ledger.
+
+    ``areas`` limits the run to those area slugs (regencies or branches); files elsewhere
+    are left for a later run, not recorded.
+    """
+    paths = paths or data_paths()
+    config = config or load_config()
+    if areas:
+        known_areas = {a for source in config.sources for a in config.areas(source)}
+        unknown = sorted(set(areas) - known_areas)
+        if unknown:
+            raise ValueError(f"unknown area(s) {unknown}; configured: {sorted(known_areas)}")
+    ledger = Ledger(paths.ledger_url)
+    report = IngestReport(load_id=load_id)
+    try:
+        known = ledger.known()
+        first_by_content = dict(known.first_file_by_content)
+        landed = [i for i in discover(paths, config) if not areas or i.area in areas]
+        # oldest first, so that of two identical deliveries the earlier one is loaded
+        stats = {i.rel: i.path.stat() for i in landed}
+        for item in sorted(landed, key=lambda i: (stats[i.rel].st_mtime_ns, i.rel)):
+            report.files_seen += 1
+            stat = stats[item.rel]
+            sha = sha256_of(item.path)
+            if (item.rel, sha) in known.by_path_and_content:
+                report.already_known += 1
+                continue
+            now = dt.datetime.now(dt.timezone.utc)
+            entry = IngestedFile(
+                load_id=load_id, source=item.source, area=item.area, file=item.rel, sha256=sha,
+                size_bytes=stat.st_size,
+                received_at=dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
+                ingested_at=now,
+            )
+            if sha in first_by_content:
+                entry.status = DUPLICATE
+                entry.duplicate_of = first_by_content[sha]
+                entry.reason_code = "same_content"
+                entry.reason = f"Same content as {first_by_content[sha]}, already received; not loaded again."
+                entry.alasan = f"Isi berkas sama dengan {first_by_content[sha]} yang sudah diterima; tidak dimuat ulang."
+                report.duplicates += 1
+                log.info("duplicate delivery %s (same content as %s)", item.rel, first_by_content[sha])
+            else:
+                try:
+                    if item.problem:
+                        raise item.problem
+                    table = read_table(item.path)
+                except UnreadableFile as bad:
+                    entry.status = UNREADABLE
+                    entry.reason_code, entry.reason, entry.alasan = bad.code, bad.reason, bad.alasan
+                    report.unreadable += 1
+                    log.warning("unreadable file %s: %s", item.rel, bad.reason)
+                else:
+                    target = bronze_file(paths, item.source, item.area, sha)
+                    tbl = to_bronze(table, load_id=load_id, rel=item.rel, sha=sha, ingested_at=now)
+                    _write_atomically(tbl, target, paths.work / "ingest")
+                    entry.status = LOADED
+                    first_by_content[sha] = item.rel
+                    entry.sheet = table.sheet
+                    entry.header_row = table.header_row
+                    entry.data_rows = table.n_rows
+                    entry.bronze_path = target.relative_to(paths.root).as_posix()
+                    report.loaded += 1
+                    report.rows[(item.source, item.area)] += table.n_rows
+            ledger.record(entry)
+    finally:
+        ledger.dispose()
+    log.info("ingest %s: %s", load_id, report.as_dict())
+    return report

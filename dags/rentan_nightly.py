@@ -1,0 +1,90 @@
+"""The nightly load: landing files -> bronze -> silver -> persons -> marts -> branch exports.
+
+Each task is one call into the ``rentan`` library, which runs and is tested without a
+scheduler. Nothing here touches the data at parse time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+DOC = """
+### rentan nightly load
+
+Every night, for every configured regency and BPJS TK branch:
+
+1. **ingest**: each new file under `landing/<source>/<area>/` is read as text and stored as
+   received in `warehouse/bronze/<source>/`, with its lineage; the ingestion ledger records
+   every file once (a copy under another name is a duplicate; an unreadable file keeps its reason).
+2. **standardise**: bronze to typed silver, bad rows to quarantine with reasons (Great Expectations).
+3. **identity**: one person, one record; eligibility ("tidak double").
+4. **marts**: coverage, claims and budget marts, published atomically.
+5. **exports**: the reconciled package for each BPJS branch.
+
+Data root: `RENTAN_DATA`. Run-time knobs: the `areas` param limits ingest to some regencies or
+branches (empty: all).
+"""
+
+@dag(
+    dag_id="rentan_nightly",
+    description="Nightly load of village submissions, BPJS TK extracts and village budgets",
+    doc_md=DOC,
+    schedule="0 1 * * *",  # 01:00 WIB, after the branches' evening extracts
+    start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Jakarta"),
+    catchup=False,
+    max_active_runs=1,  # nights build on each other's ledger; never two at once
+    tags=["rentan", "bpjs-tk", "nightly"],
+    default_args={
+        "owner": "rentan-data",
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+    },
+    params={
+        "areas": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": "^[a-z0-9-]+$"},
+            # checked against the configuration when the task runs, not at parse time
+            description="Only ingest these regency or branch slugs (e.g. lahat, pali); empty means all.",
+        ),
+    },
+)
+def rentan_nightly():
+    @task
+    def ingest(params=None, run_id=None) -> dict:
+        from rentan.pipeline import run_ingest
+
+        return run_ingest(load_id=run_id, areas=params["areas"])
+
+    @task
+    def standardise(ingested: dict) -> dict:
+        from rentan.pipeline import not_built
+
+        return not_built("standardise")
+
+    @task
+    def identity(standardised: dict) -> dict:
+        from rentan.pipeline import not_built
+
+        return not_built("identity")
+
+    @task
+    def marts(resolved: dict) -> dict:
+        from rentan.pipeline import not_built
+
+        return not_built("marts")
+
+    @task
+    def exports(published: dict) -> dict:
+        from rentan.pipeline import not_built
+
+        return not_built("exports")
+
+    exports(marts(identity(standardise(ingest()))))
+
+
+rentan_nightly()

@@ -1,0 +1,97 @@
+"""The ingestion ledger: every received file, once, with what became of it.
+
+A file is known by its path and its SHA-256. Content already seen under any other name is
+recorded as a duplicate of the first and never loaded again, so a village that sends the
+same list twice is not counted twice. The ledger lives in any SQLAlchemy database
+(SQLite under the data root by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+LOADED = "loaded"
+DUPLICATE = "duplicate"
+UNREADABLE = "unreadable"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class IngestedFile(Base):
+    __tablename__ = "ingested_file"
+    __table_args__ = (UniqueConstraint("file", "sha256", name="uq_ingested_file_path_content"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    load_id: Mapped[str] = mapped_column(String(200), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    area: Mapped[str] = mapped_column(String(80))
+    file: Mapped[str] = mapped_column(String(1000))  # relative to the landing root, posix
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))
+    reason_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    alasan: Mapped[str | None] = mapped_column(Text, nullable=True)  # the reason in Bahasa Indonesia
+    duplicate_of: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    sheet: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    header_row: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bronze_path: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class Known:
+    by_path_and_content: set[tuple[str, str]]
+    first_file_by_content: dict[str, str]  # sha256 -> the file it was first loaded from
+
+
+class Ledger:
+    def __init__(self, url: str):
+        self.engine: Engine = create_engine(url, future=True)
+        Base.metadata.create_all(self.engine)
+
+    def known(self) -> Known:
+        with Session(self.engine) as s:
+            rows = s.execute(
+                select(IngestedFile.file, IngestedFile.sha256, IngestedFile.status).order_by(IngestedFile.id)
+            ).all()
+        first: dict[str, str] = {}
+        for f, sha, status in rows:
+            # only loaded content makes a later copy a duplicate: a file refused for its
+            # folder may be sent again, correctly filed, and must then load
+            if status == LOADED:
+                first.setdefault(sha, f)
+        return Known({(f, sha) for f, sha, _ in rows}, first)
+
+    def record(self, entry: IngestedFile) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.add(entry)
+
+    def entries(self, load_id: str | None = None) -> list[IngestedFile]:
+        with Session(self.engine) as s:
+            q = select(IngestedFile).order_by(IngestedFile.id)
+            if load_id is not None:
+                q = q.where(IngestedFile.load_id == load_id)
+            rows = list(s.scalars(q))
+            s.expunge_all()
+        return rows
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,70 @@
+"""The short account of a load a data engineer reads after a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
+from rentan.settings import DataPaths
+
+
+def bronze_glob(paths: DataPaths, source: str = "*") -> str:
+    return (paths.warehouse / "bronze" / source / "**" / "*.parquet").as_posix()
+
+
+def bronze_rows(paths: DataPaths) -> list[tuple[str, str, int]]:
+    """(source, area, rows) in bronze, read back from the Parquet files with DuckDB."""
+    if not any((paths.warehouse / "bronze").glob("*/*/*.parquet")):
+        return []
+    con = duckdb.connect()
+    try:
+        return con.execute(
+            "select split_part(filename, '/', -3) as source, area, count(*) "
+            "from read_parquet(?, hive_partitioning=true, filename=true) group by all order by all",
+            [bronze_glob(paths)],
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def summary(paths: DataPaths) -> str:
+    ledger = Ledger(paths.ledger_url)
+    try:
+        entries = ledger.entries()
+    finally:
+        ledger.dispose()
+    out: list[str] = []
+    w = out.append
+    w(f"rentan: data root {paths.root}")
+    w("")
+    w("Files received (ingestion ledger)")
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for e in entries:
+        counts.setdefault((e.source, e.area or "-"), {}).setdefault(e.status, 0)
+        counts[(e.source, e.area or "-")][e.status] += 1
+    w(f"  {'source':<12} {'area':<16} {'loaded':>7} {'duplicate':>10} {'unreadable':>11}")
+    for (source, area), c in sorted(counts.items()):
+        w(f"  {source:<12} {area:<16} {c.get(LOADED, 0):>7} {c.get(DUPLICATE, 0):>10} {c.get(UNREADABLE, 0):>11}")
+    w("")
+    w("Rows in bronze (read back with DuckDB)")
+    rows = bronze_rows(paths)
+    for source, area, n in rows:
+        w(f"  {source:<12} {area:<16} {n:>9,}")
+    w(f"  {'total':<29} {sum(n for *_, n in rows):>9,}")
+    bad = [e for e in entries if e.status != LOADED]
+    if bad:
+        w("")
+        w("Files not loaded, and why")
+        for e in bad:
+            why = e.reason if e.status == UNREADABLE else f"duplicate of {e.duplicate_of}"
+            w(f"  {e.file}: {why}")
+    w("")
+    w("Where things are")
+    w(f"  bronze      {paths.warehouse / 'bronze'}/<source>/area=<area>/*.parquet")
+    w(f"  ledger      {paths.ledger_url}")
+    w("Query bronze with DuckDB, for example:")
+    w(f"  duckdb -c \"select area, count(*) from read_parquet('{bronze_glob(paths, 'submissions')}', "
+      "hive_partitioning=true) group by all\"")
+    return "\n".join(out)
