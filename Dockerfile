@@ -1,0 +1,7 @@
+# rentan on the official Airflow 3 image: the same pinned lock as local installs.
+FROM apache/airflow:3.3.2-python3.11
+
+COPY --chown=airflow:0 requirements.lock pyproject.toml README.md /opt/rentan/
+COPY --chown=airflow:0 include /opt/rentan/include
+RUN pip install --no-cache-dir --require-hashes -r /opt/rentan/requirements.lock \
+ && pip install --no-cache-dir --no-deps -e /opt/rentan
