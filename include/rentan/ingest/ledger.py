@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     DateTime,
+    event,
     Integer,
     String,
     Text,
@@ -62,9 +63,19 @@ class Known:
     first_file_by_content: dict[str, str]  # sha256 -> the file it was first loaded from
 
 
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # one commit per file keeps the ledger true after a crash; WAL makes those commits cheap
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
 class Ledger:
     def __init__(self, url: str):
         self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
 
     def known(self) -> Known:
