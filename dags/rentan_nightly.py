@@ -19,13 +19,15 @@ Every night, for every configured regency and BPJS TK branch:
 1. **ingest**: each new file under `landing/<source>/<area>/` is read as text and stored as
    received in `warehouse/bronze/<source>/`, with its lineage; the ingestion ledger records
    every file once (a copy under another name is a duplicate; an unreadable file keeps its reason).
-2. **standardise**: bronze to typed silver, bad rows to quarantine with reasons (Great Expectations).
+2. **standardise**: bronze to typed silver; bad rows to quarantine with reasons in English and
+   Bahasa Indonesia; Great Expectations suites from `expectations/`; a fix-list per village.
+   **validation_gate** fails, naming file, rule and counts, when a file was held back whole.
 3. **identity**: one person, one record; eligibility ("tidak double").
 4. **marts**: coverage, claims and budget marts, published atomically.
 5. **exports**: the reconciled package for each BPJS branch.
 
-Data root: `RENTAN_DATA`. Run-time knobs: the `areas` param limits ingest to some regencies or
-branches (empty: all).
+Data root: `RENTAN_DATA`. Run-time knobs: `snapshot_date` (the day the run describes; default
+the end of its data interval), `areas` (limit the run to some regencies or branches; empty: all).
 """
 
 @dag(
@@ -44,6 +46,12 @@ branches (empty: all).
         "retry_exponential_backoff": True,
     },
     params={
+        "snapshot_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="The day the run describes (YYYY-MM-DD); empty: the end of the run's data interval.",
+        ),
         "areas": Param(
             [],
             type="array",
@@ -61,10 +69,17 @@ def rentan_nightly():
         return run_ingest(load_id=run_id, areas=params["areas"])
 
     @task
-    def standardise(ingested: dict) -> dict:
-        from rentan.pipeline import not_built
+    def standardise(ingested: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+        from rentan.pipeline import run_standardise, snapshot_date
 
-        return not_built("standardise")
+        snapshot = snapshot_date(params["snapshot_date"], data_interval_end, logical_date)
+        return run_standardise(load_id=run_id, snapshot=snapshot, areas=params["areas"])
+
+    @task
+    def validation_gate(standardised: dict) -> dict:
+        from rentan.pipeline import validation_gate
+
+        return validation_gate(standardised)
 
     @task
     def identity(standardised: dict) -> dict:
@@ -84,7 +99,10 @@ def rentan_nightly():
 
         return not_built("exports")
 
-    exports(marts(identity(standardise(ingest()))))
+    standardised = standardise(ingest())
+    # a held-back file fails the gate (and the run shows red) while the night goes on without it
+    validation_gate(standardised)
+    exports(marts(identity(standardised)))
 
 
 rentan_nightly()

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     event,
     Integer,
@@ -57,6 +58,27 @@ class IngestedFile(Base):
     ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class StandardisedFile(Base):
+    """What the standardise stage made of one loaded file under one version of the rules."""
+
+    __tablename__ = "standardised_file"
+    __table_args__ = (UniqueConstraint("sha256", "rules_version", name="uq_standardised_file_rules"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    load_id: Mapped[str] = mapped_column(String(200), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    area: Mapped[str] = mapped_column(String(80))
+    file: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    rules_version: Mapped[str] = mapped_column(String(64))
+    rows_in: Mapped[int] = mapped_column(Integer)
+    rows_silver: Mapped[int] = mapped_column(Integer)
+    rows_quarantine: Mapped[int] = mapped_column(Integer)
+    blocked: Mapped[bool] = mapped_column(Boolean)
+    block_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    processed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 @dataclass(frozen=True)
 class Known:
     by_path_and_content: set[tuple[str, str]]
@@ -100,6 +122,23 @@ class Ledger:
             q = select(IngestedFile).order_by(IngestedFile.id)
             if load_id is not None:
                 q = q.where(IngestedFile.load_id == load_id)
+            rows = list(s.scalars(q))
+            s.expunge_all()
+        return rows
+
+    def standardised(self, rules_version: str) -> set[str]:
+        with Session(self.engine) as s:
+            return set(s.scalars(select(StandardisedFile.sha256).where(StandardisedFile.rules_version == rules_version)))
+
+    def record_all(self, entries: list) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.add_all(entries)
+
+    def standardisations(self, load_id: str | None = None) -> list[StandardisedFile]:
+        with Session(self.engine) as s:
+            q = select(StandardisedFile).order_by(StandardisedFile.id)
+            if load_id is not None:
+                q = q.where(StandardisedFile.load_id == load_id)
             rows = list(s.scalars(q))
             s.expunge_all()
         return rows

@@ -1,0 +1,93 @@
+"""Every reason a row or a file can be turned back, in English for engineers and in Bahasa
+Indonesia for the village operator who must fix it, with what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    en: str
+    id: str
+    action: str  # tindakan: what the sender should do, in Bahasa Indonesia
+
+
+_R = [
+    # NIK
+    Reason("nik_missing", "NIK is empty.", "NIK kosong.", "Isi NIK 16 digit sesuai KTP/KK."),
+    Reason("nik_numeric_cell", "NIK was stored as a number in Excel, which keeps only 15 digits: the last digit is lost.",
+           "NIK tersimpan sebagai angka di Excel sehingga digit terakhir hilang (Excel hanya menyimpan 15 digit).",
+           "Ketik ulang NIK dari KTP/KK dengan format sel Teks (atau awali dengan tanda petik ').", ),
+    Reason("nik_scientific", "NIK appears in scientific notation (e.g. 1.60401E+15): digits are lost.",
+           "NIK tertulis dalam format ilmiah (misalnya 1,60401E+15) sehingga digitnya hilang.",
+           "Ketik ulang NIK dari KTP/KK dengan format sel Teks, lalu kirim ulang berkas aslinya."),
+    Reason("nik_decimal", "NIK has a decimal part (e.g. ...0001.0): it passed through a number format.",
+           "NIK memiliki angka desimal (misalnya ...0001.0) karena pernah diubah menjadi angka.",
+           "Ketik ulang NIK dari KTP/KK dengan format sel Teks."),
+    Reason("nik_serial_zero", "NIK ends in 0000, which no NIK does: the last digits were lost in a spreadsheet.",
+           "Empat digit terakhir NIK 0000, tidak ada NIK seperti itu; digit terakhir hilang di spreadsheet.",
+           "Periksa kembali NIK pada KTP/KK dan ketik ulang dengan format sel Teks."),
+    Reason("nik_not_digits", "NIK contains characters other than digits.", "NIK berisi huruf atau tanda selain angka.",
+           "Periksa NIK pada KTP/KK; NIK hanya berisi 16 angka."),
+    Reason("nik_wrong_length", "NIK does not have 16 digits.", "NIK tidak berjumlah 16 digit.",
+           "Periksa NIK pada KTP/KK; NIK harus 16 digit."),
+    Reason("nik_unknown_region", "The NIK's first four digits are no Indonesian province and regency.",
+           "Empat digit pertama NIK bukan kode provinsi dan kabupaten/kota yang ada.",
+           "Periksa NIK pada KTP/KK; kemungkinan salah ketik."),
+    Reason("nik_bad_birth_date", "The NIK's birth-date digits (7-12) are no calendar date.",
+           "Digit tanggal lahir pada NIK (digit ke-7 s.d. 12) bukan tanggal yang benar.",
+           "Periksa NIK pada KTP/KK; kemungkinan salah ketik."),
+    # dates
+    Reason("date_missing", "Birth date is empty.", "Tanggal lahir kosong.", "Isi tanggal lahir, misalnya 17-08-1975."),
+    Reason("date_unreadable", "Birth date is not a date in any known form.", "Tanggal lahir tidak dapat dibaca.",
+           "Tulis tanggal lahir dengan format HH-BB-TTTT, misalnya 17-08-1975."),
+    Reason("date_impossible", "Birth date names a day that does not exist (e.g. 31-02).",
+           "Tanggal lahir tidak ada di kalender (misalnya 31-02).", "Periksa tanggal lahir pada KTP/KK."),
+    Reason("date_in_future", "Birth date is in the future.", "Tanggal lahir berada di masa depan.",
+           "Periksa tanggal lahir pada KTP/KK."),
+    # other fields
+    Reason("name_missing", "Name is empty.", "Nama kosong.", "Isi nama lengkap sesuai KTP."),
+    Reason("village_missing", "Village (desa/pekon) is empty.", "Nama desa/pekon kosong.", "Isi nama desa/pekon."),
+    Reason("village_unknown", "Village is not an official village of this regency.",
+           "Nama desa/pekon tidak ditemukan dalam daftar resmi desa di kabupaten ini.",
+           "Tulis nama desa/pekon sesuai daftar resmi Kemendagri (lihat kolom saran)."),
+    Reason("kpj_invalid", "KPJ (card number) is not 11 digits.", "Nomor KPJ bukan 11 digit.",
+           "Periksa nomor KPJ pada kartu peserta."),
+    Reason("segment_unknown", "Membership segment is not PU, BPU, JAKON or PMI.",
+           "Segmen kepesertaan bukan PU, BPU, JAKON atau PMI.", "Periksa segmen kepesertaan."),
+    Reason("status_unknown", "Membership status is not AKTIF or NON AKTIF.", "Status kepesertaan bukan AKTIF atau NON AKTIF.",
+           "Periksa status kepesertaan."),
+    Reason("registration_date_invalid", "Registration date is missing or not a date.",
+           "Tanggal kepesertaan kosong atau tidak dapat dibaca.", "Periksa tanggal kepesertaan."),
+    Reason("claim_number_missing", "Claim number is empty.", "Nomor klaim kosong.", "Isi nomor klaim."),
+    Reason("claim_type_unknown", "Claim type is not JKK, JKM, BEASISWA, JHT, JP or JKP.",
+           "Jenis klaim bukan JKK, JKM, BEASISWA, JHT, JP atau JKP.", "Periksa jenis klaim."),
+    Reason("claim_date_invalid", "Incident or payment date is missing or not a date.",
+           "Tanggal kejadian atau tanggal bayar kosong atau tidak dapat dibaca.", "Periksa tanggal klaim."),
+    Reason("amount_invalid", "Amount is missing, not a number or negative.", "Nominal kosong, bukan angka, atau negatif.",
+           "Tulis nominal dalam rupiah tanpa desimal."),
+    Reason("budget_year_invalid", "Fiscal year is missing or not a year.", "Tahun anggaran kosong atau tidak valid.",
+           "Isi tahun anggaran, misalnya 2025."),
+    Reason("sex_mismatch", "Sex (L/P) differs from the sex the NIK encodes (day + 40 for women).",
+           "Jenis kelamin (L/P) berbeda dengan yang tercantum dalam NIK.", "Periksa jenis kelamin dan NIK pada KTP/KK."),
+    # file level
+    Reason("missing_column", "A required column is missing from the file.", "Kolom wajib tidak ada dalam berkas.",
+           "Tambahkan kolom yang diminta dengan judul kolom sesuai format, lalu kirim ulang berkas."),
+    Reason("too_many_invalid", "Too many rows of this file are invalid: the file looks misaligned or of the wrong kind.",
+           "Terlalu banyak baris tidak valid dalam berkas ini; kemungkinan kolom tergeser atau salah berkas.",
+           "Periksa urutan dan judul kolom, lalu kirim ulang berkas."),
+    Reason("batch_blocked", "The whole file was held back because it breached a file-level rule.",
+           "Seluruh isi berkas ditahan karena berkas melanggar aturan tingkat berkas.",
+           "Lihat alasan berkas, perbaiki, lalu kirim ulang berkas."),
+]
+
+REASONS: dict[str, Reason] = {r.code: r for r in _R}
+
+
+def reason(code: str) -> Reason:
+    try:
+        return REASONS[code]
+    except KeyError:
+        raise KeyError(f"reason code {code!r} has no wording in rentan.standardise.reasons") from None

@@ -1,0 +1,100 @@
+"""Village names as typed, to official village codes, within one regency.
+
+Exact matches (on a spelling-insensitive key, with the district to tell apart villages of the
+same name) go first; the few distinct names left are matched with rapidfuzz, nearer within the
+named district. Work is done per distinct (village, district) pair, never per row.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from rentan.reference import villages as reference_villages
+
+_PREFIX = r"^(?:DESA|DS|PEKON|KELURAHAN|KEL|KAMPUNG|KAMPUNG|NAGARI|GAMPONG|KECAMATAN|KEC)\b\.?\s*"
+# a one-letter typo in a short name scores about 80; made-up names score well below
+FUZZY_CUTOFF_IN_DISTRICT = 75
+FUZZY_CUTOFF_IN_REGENCY = 85
+SUGGESTIONS = 3
+
+
+def place_key(s: pd.Series) -> pd.Series:
+    """Upper-case letters and digits, 'Desa'/'Pekon'/'Kec.' prefixes dropped: 'Ds. Tanjung  Alam' = 'TANJUNGALAM'."""
+    t = s.astype("string").str.upper().str.strip().str.replace(_PREFIX, "", regex=True)
+    return t.str.replace(r"[^A-Z0-9]", "", regex=True)
+
+
+def _code_form(s: pd.Series) -> pd.Series:
+    """'16.04.01.2001' or '1604012001' -> '16.04.01.2001'; NA otherwise."""
+    digits = s.astype("string").str.strip().str.replace(r"[\.\s]", "", regex=True)
+    ok = digits.str.fullmatch(r"\d{10}").fillna(False)
+    code = digits.str[:2] + "." + digits.str[2:4] + "." + digits.str[4:6] + "." + digits.str[6:10]
+    return code.where(ok)
+
+
+class VillageResolver:
+    def __init__(self, regency_code: str):
+        ref = reference_villages([regency_code])
+        self.ref = ref.assign(vkey=place_key(ref["name"]), dkey=place_key(ref["district_name"]))
+        self.codes = set(ref["code"])
+        self._by_key = self.ref.groupby("vkey")["code"].agg(list).to_dict()
+        self._by_key_district = self.ref.set_index(["vkey", "dkey"])["code"].to_dict()
+        self._district_keys = sorted(set(self.ref["dkey"]))
+
+    def _one(self, vkey: str, dkey: str | None) -> tuple[str | None, str, list[str]]:
+        """(code, how, suggestions) for one distinct pair."""
+        if not vkey:
+            return None, "missing", []
+        if dkey and (vkey, dkey) in self._by_key_district:
+            return self._by_key_district[(vkey, dkey)], "exact", []
+        district = dkey
+        if dkey and dkey not in self._district_keys:
+            hit = process.extractOne(dkey, self._district_keys, scorer=fuzz.ratio, score_cutoff=80)
+            district = hit[0] if hit else None
+        exact = self._by_key.get(vkey, [])
+        if len(exact) == 1:
+            return exact[0], "exact", []
+        if len(exact) > 1:
+            if district and (vkey, district) in self._by_key_district:
+                return self._by_key_district[(vkey, district)], "exact", []
+            # the same name in several districts and no usable district: the caller may know
+            # the file's village; the candidates' codes travel as the suggestions
+            return None, "ambiguous", exact
+        if district:
+            local = self.ref[self.ref["dkey"] == district]
+            hit = process.extractOne(vkey, local["vkey"].tolist(), scorer=fuzz.ratio,
+                                     score_cutoff=FUZZY_CUTOFF_IN_DISTRICT)
+            if hit:
+                return local["code"].iloc[hit[2]], "fuzzy", []
+        hits = process.extract(vkey, self.ref["vkey"].tolist(), scorer=fuzz.ratio, limit=SUGGESTIONS)
+        if hits and hits[0][1] >= FUZZY_CUTOFF_IN_REGENCY and (len(hits) < 2 or hits[1][1] < hits[0][1]):
+            return self.ref["code"].iloc[hits[0][2]], "fuzzy", []
+        return None, "unknown", [self.ref["name"].iloc[h[2]] for h in hits]
+
+    def resolve(self, village: pd.Series, district: pd.Series | None = None) -> pd.DataFrame:
+        """``village_code`` (NA when unresolved), ``village_match`` (code, exact, fuzzy, unknown,
+        ambiguous, missing) and ``village_suggestions``: the nearest official names for unknown
+        ones, the candidate codes for ambiguous ones (``describe`` turns codes into names)."""
+        idx = village.index
+        district = district if district is not None else pd.Series(pd.NA, index=idx, dtype="string")
+        code = _code_form(village)
+        known_code = code.isin(self.codes).fillna(False)
+        pairs = pd.DataFrame({"v": place_key(village).fillna(""), "d": place_key(district).fillna("")})
+        distinct = pairs[~known_code.to_numpy()].drop_duplicates()
+        found = [(v, d, *self._one(v, d or None)) for v, d in distinct.itertuples(index=False)]
+        cols = ["v", "d", "village_code", "village_match", "village_suggestions"]
+        out = pairs.merge(pd.DataFrame(found, columns=cols), on=["v", "d"], how="left")
+        out.index = idx
+        out.loc[known_code.to_numpy(), "village_code"] = code[known_code]
+        out.loc[known_code.to_numpy(), "village_match"] = "code"
+        out = out[cols[2:]]
+        out["village_code"] = out["village_code"].astype("string")
+        out["village_suggestions"] = out["village_suggestions"].map(
+            lambda s: "; ".join(s) if isinstance(s, list) and s else None).astype("string")
+        return out
+
+    def describe(self, codes: list[str]) -> str:
+        """'Tanjung Alam (Kec. Jarai); Tanjung Alam (Kec. Gumay Ulu)' for a list of codes."""
+        ref = self.ref.set_index("code")
+        return "; ".join(f"{ref.at[c, 'name']} (Kec. {ref.at[c, 'district_name']})" for c in codes if c in ref.index)
