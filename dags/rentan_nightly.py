@@ -75,7 +75,8 @@ def rentan_nightly():
         snapshot = snapshot_date(params["snapshot_date"], data_interval_end, logical_date)
         return run_standardise(load_id=run_id, snapshot=snapshot, areas=params["areas"])
 
-    @task
+    # a held-back file stays held back until the village resends it: retrying cannot help
+    @task(retries=0)
     def validation_gate(standardised: dict) -> dict:
         from rentan.pipeline import validation_gate
 

@@ -43,7 +43,7 @@ def test_nightly_dag_ingests_the_landing_zone_exactly_once(dagbag, sample_root, 
     dag = dagbag.dags["rentan_nightly"]
 
     first = dag.test()
-    assert first.state == "success"
+    assert first.state == "success", [(t.task_id, t.state) for t in first.get_task_instances()]
 
     truth = pd.read_csv(sample_root / "truth" / "files.csv", dtype={"duplicate_of": str}, keep_default_na=False)
     entries = {e.file: e for e in _ledger(sample_root)}
@@ -76,3 +76,69 @@ def test_nightly_dag_ingests_the_landing_zone_exactly_once(dagbag, sample_root, 
     assert second.state == "success"
     assert [e for e in _ledger(sample_root) if e.load_id == second.run_id] == []
     assert _bronze_rows_per_file(sample_root) == bronze
+
+
+# defect classes the standardise stage must catch, and the reasons that count as catching them
+CAUGHT_BY_STANDARDISE = {
+    "nik_numeric_damaged": {"nik_numeric_cell"},
+    "nik_scientific": {"nik_scientific"},
+    "nik_trailing_zero_point": {"nik_decimal"},
+    "nik_wrong_length": {"nik_wrong_length"},
+    "unknown_village": {"village_unknown"},
+    "bad_date": {"date_missing", "date_unreadable", "date_impossible", "date_in_future"},
+}
+
+
+def test_quarantine_agrees_with_the_ground_truth(dagbag, sample_root, monkeypatch):
+    """Every injected defect class is caught with its reason; clean rows pass; rows are conserved."""
+    monkeypatch.setenv("RENTAN_DATA", str(sample_root))
+    if not (sample_root / "warehouse" / "silver").exists():
+        assert dagbag.dags["rentan_nightly"].test().state == "success"
+    wh = sample_root / "warehouse"
+    measured = duckdb.sql(f"""
+        with t as (select * from '{sample_root / "truth" / "submissions.parquet"}'),
+        b as (select source_file, row_number from read_parquet('{wh}/bronze/submissions/**/*.parquet', hive_partitioning=true)),
+        q as (select source_file, row_number, reason_code from read_parquet('{wh}/quarantine/submissions/**/*.parquet', hive_partitioning=true)),
+        s as (select source_file, row_number, warnings from read_parquet('{wh}/silver/submissions/**/*.parquet', hive_partitioning=true))
+        select t.defect, count(*) as n_rows, count(q.reason_code) as quarantined,
+               list(distinct q.reason_code) filter (where q.reason_code is not null) as codes,
+               count(*) filter (where list_contains(s.warnings, 'sex_mismatch')) as flagged,
+               count(*) filter (where q.reason_code is null and s.source_file is null) as lost
+        from t join b on b.source_file = t.file and b.row_number = t.row_number
+        left join q on q.source_file = t.file and q.row_number = t.row_number
+        left join s on s.source_file = t.file and s.row_number = t.row_number
+        group by all
+    """).fetchall()
+    by_class = {d: (n, nq, set(codes or []), flagged, lost) for d, n, nq, codes, flagged, lost in measured}
+    assert sum(v[4] for v in by_class.values()) == 0, "a bronze row is neither in silver nor in quarantine"
+    for defect, reasons in CAUGHT_BY_STANDARDISE.items():
+        n, nq, codes, _, _ = by_class[defect]
+        assert nq == n, f"{defect}: {nq} of {n} rows quarantined"
+        assert codes <= reasons, f"{defect}: reasons {codes}"
+    n, nq, *_ = by_class["clean"]
+    assert nq / n < 0.005, f"{nq} of {n} clean rows quarantined"
+    n, nq, _, flagged, _ = by_class["sex_mismatch"]
+    assert nq == 0 and flagged == n, "a sex mismatch is a warning in silver, not a rejection"
+    assert (sample_root / "gx" / "data_docs" / "index.html").exists()
+    # each village with rejected rows has its fix-list
+    villages = duckdb.sql(f"""select distinct area, village_code from read_parquet('{wh}/quarantine/submissions/**/*.parquet',
+                              hive_partitioning=true) where village_code is not null""").fetchall()
+    assert villages
+    for area, code in villages:
+        assert (sample_root / "exports" / "desa" / area / code / f"daftar_perbaikan_{code}.xlsx").exists(), code
+
+
+def test_a_held_back_file_fails_the_gate_while_the_night_goes_on(dagbag, data_root):
+    from tests.test_standardise import HEADER, row, write_xlsx
+
+    land = data_root / "landing" / "submissions" / "lahat" / "tanjung-sakti-pumi"
+    write_xlsx(land / "tanpa_nik.xlsx", ["NO", "NAMA", "TGL LAHIR", "DESA"], [[1, "Budi", "17-08-1975", "Kembang Ayun"]])
+    write_xlsx(land / "baik.xlsx", HEADER, [row(1, "1604011708750001"), row(2, "1604011708750002")])
+
+    run = dagbag.dags["rentan_nightly"].test()
+    states = {t.task_id: t.state for t in run.get_task_instances()}
+    assert run.state == "failed"
+    assert states["validation_gate"] == "failed"
+    assert {states[t] for t in ("ingest", "standardise", "identity", "marts", "exports")} == {"success"}
+    silver = duckdb.sql(f"select distinct source_file from read_parquet('{data_root}/warehouse/silver/**/*.parquet')").fetchall()
+    assert silver == [("submissions/lahat/tanjung-sakti-pumi/baik.xlsx",)]

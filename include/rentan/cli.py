@@ -28,6 +28,16 @@ def _ingest(args) -> int:
     return 0
 
 
+def _standardise(args) -> int:
+    from rentan.standardise import standardise
+
+    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    today = dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+    report = standardise(data_paths(args.data), load_id=load_id, today=today, areas=args.area or None)
+    print(json.dumps(report.as_dict(), indent=2))
+    return 1 if report.blocked else 0
+
+
 def _summary(args) -> int:
     from rentan.report import summary
 
@@ -51,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--load-id")
     p.add_argument("--area", action="append", help="only this area slug (repeatable)")
     p.set_defaults(func=_ingest)
+
+    p = sub.add_parser("standardise", help="bronze to silver and quarantine (what the DAG's standardise task does)")
+    p.add_argument("--load-id")
+    p.add_argument("--snapshot", help="the day the run describes, YYYY-MM-DD (default: today)")
+    p.add_argument("--area", action="append", help="only this area slug (repeatable)")
+    p.set_defaults(func=_standardise)
 
     p = sub.add_parser("summary", help="print what was received and loaded")
     p.set_defaults(func=_summary)

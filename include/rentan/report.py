@@ -29,6 +29,33 @@ def bronze_rows(paths: DataPaths) -> list[tuple[str, str, int]]:
         con.close()
 
 
+def layer_rows(paths: DataPaths, layer: str) -> dict[tuple[str, str], int]:
+    base = paths.warehouse / layer
+    if not any(base.glob("*/*/*.parquet")):
+        return {}
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "select split_part(filename, '/', -3), area, count(*) from read_parquet(?, hive_partitioning=true, "
+            "filename=true, union_by_name=true) group by all", [(base / "**" / "*.parquet").as_posix()]).fetchall()
+    finally:
+        con.close()
+    return {(s, a): n for s, a, n in rows}
+
+
+def quarantine_reasons(paths: DataPaths) -> list[tuple[str, str, int]]:
+    base = paths.warehouse / "quarantine"
+    if not any(base.glob("*/*/*.parquet")):
+        return []
+    con = duckdb.connect()
+    try:
+        return con.execute(
+            "select source, reason_code, count(*) from read_parquet(?, hive_partitioning=true, union_by_name=true) "
+            "group by all order by 1, 3 desc", [(base / "**" / "*.parquet").as_posix()]).fetchall()
+    finally:
+        con.close()
+
+
 def summary(paths: DataPaths) -> str:
     ledger = Ledger(paths.ledger_url)
     try:
@@ -53,6 +80,16 @@ def summary(paths: DataPaths) -> str:
     for source, area, n in rows:
         w(f"  {source:<12} {area:<16} {n:>9,}")
     w(f"  {'total':<29} {sum(n for *_, n in rows):>9,}")
+    silver, quarantine = layer_rows(paths, "silver"), layer_rows(paths, "quarantine")
+    if silver or quarantine:
+        w("")
+        w("Standardised (silver) and turned back (quarantine)")
+        w(f"  {'source':<12} {'area':<16} {'silver':>9} {'quarantine':>11}")
+        for key in sorted(set(silver) | set(quarantine)):
+            w(f"  {key[0]:<12} {key[1]:<16} {silver.get(key, 0):>9,} {quarantine.get(key, 0):>11,}")
+        w("  Reasons:")
+        for source, code, n in quarantine_reasons(paths):
+            w(f"    {source:<12} {code:<24} {n:>7,}")
     bad = [e for e in entries if e.status != LOADED]
     if bad:
         w("")
@@ -63,6 +100,10 @@ def summary(paths: DataPaths) -> str:
     w("")
     w("Where things are")
     w(f"  bronze      {paths.warehouse / 'bronze'}/<source>/area=<area>/*.parquet")
+    w(f"  silver      {paths.warehouse / 'silver'}/<source>/area=<area>/*.parquet")
+    w(f"  quarantine  {paths.warehouse / 'quarantine'}/<source>/area=<area>/*.parquet")
+    w(f"  fix-lists   {paths.exports / 'desa'}/<regency>/<village code>/daftar_perbaikan_*.xlsx")
+    w(f"  Data Docs   {paths.root / 'gx' / 'data_docs' / 'index.html'}")
     w(f"  ledger      {paths.ledger_url}")
     w("Query bronze with DuckDB, for example:")
     w(f"  duckdb -c \"select area, count(*) from read_parquet('{bronze_glob(paths, 'submissions')}', "

@@ -1,0 +1,338 @@
+"""Fix-lists (daftar perbaikan) for the villages: every submitted row we turned back, with what is
+wrong and what to do, in Bahasa Indonesia, one workbook per village.
+
+Layout, below ``<data>/exports/desa/``::
+
+    <regency slug>/<village code>/daftar_perbaikan_<village code>.xlsx
+    <regency slug>/tanpa-kode-desa/daftar_perbaikan_<file stem>.xlsx   (file's village not known)
+
+A regency's folder always mirrors the current quarantine: it is built complete in ``<data>/work``
+and swapped in, so a village whose rows are all fixed no longer finds an old list telling it
+otherwise. The workbooks do hold names and NIKs, since they go back to the village that typed
+them; file names and log lines never do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import shutil
+import uuid
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from rentan import reference
+from rentan.config import DEFAULT_CONFIG, Config, Regency, load_config
+from rentan.settings import DataPaths, data_paths
+
+from .xlsx import write_xlsx
+
+log = logging.getLogger(__name__)
+
+SOURCE = "submissions"
+UNKNOWN_VILLAGE_DIR = "tanpa-kode-desa"
+VILLAGE_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
+# reasons about the file as a whole; on a held-back file's rows they are said once, in the file's line
+FILE_LEVEL = ("missing_column", "too_many_invalid", "batch_blocked")
+
+TITLE = "DAFTAR PERBAIKAN USULAN PEKERJA RENTAN"
+MAIN_SHEET = "Daftar Perbaikan"
+SUMMARY_SHEET = "Ringkasan"
+COLUMNS = ["Berkas", "Lembar", "Baris", "Nama", "Kolom", "Isi Saat Ini", "Masalah", "Masalah Lain",
+           "Yang Harus Dilakukan", "Saran"]
+HELD_BACK = "SELURUH BERKAS DITAHAN"
+
+# columns the quarantine may lack when written by an older standardise stage, and their stand-ins
+_OPTIONAL = {
+    "sheet": "''", "field": "NULL::VARCHAR", "sender_header": "NULL::VARCHAR", "value": "NULL::VARCHAR",
+    "alasan": "NULL::VARCHAR", "tindakan": "NULL::VARCHAR", "suggestions": "NULL::VARCHAR",
+    "name_given": "NULL::VARCHAR", "blocked": "false", "reason_codes": "[reason_code]",
+    "regency_code": "NULL::VARCHAR", "village_code": "NULL::VARCHAR", "area": "NULL::VARCHAR",
+    "file_sha256": "NULL::VARCHAR",
+}
+_REQUIRED = ("source_file", "row_number", "reason_code")
+
+
+def _wording() -> pd.DataFrame:
+    """Indonesian wording per reason code; empty if the reasons module cannot be imported."""
+    try:
+        from rentan.standardise.reasons import REASONS
+    except ImportError:  # the quarantine still carries alasan/tindakan of the primary reason
+        REASONS = {}
+    return pd.DataFrame({
+        "code": pd.Series([r.code for r in REASONS.values()], dtype="string"),
+        "w_alasan": pd.Series([r.id for r in REASONS.values()], dtype="string"),
+        "w_tindakan": pd.Series([r.action for r in REASONS.values()], dtype="string"),
+    })
+
+
+@lru_cache(maxsize=1)
+def _header_names() -> dict[str, str]:
+    """Canonical field -> the header a village form usually has, for rows where the sender's
+    own header is unknown (a missing column)."""
+    path = DEFAULT_CONFIG.with_name("headers.yaml")
+    try:
+        spellings = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(SOURCE) or {}
+    except OSError:
+        return {}
+    return {f: str(s[0]) for f, s in spellings.items() if s}
+
+
+def _read(quarantine: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The quarantined rows, and (row id, reason code) for every reason of every row."""
+    con = duckdb.connect()
+    try:
+        raw = con.read_parquet(str(quarantine / "**" / "*.parquet"), hive_partitioning=True, union_by_name=True)
+        have = set(raw.columns)
+        missing = [c for c in _REQUIRED if c not in have]
+        if missing:
+            raise ValueError(f"quarantine at {quarantine} lacks columns {missing}")
+        raw.create_view("raw")
+        cols = ", ".join(f'"{c}"' if c in have else f'{expr} AS "{c}"' for c, expr in _OPTIONAL.items())
+        con.register("wording", _wording())
+        con.execute(f"""
+            CREATE TEMP TABLE q AS
+            SELECT row_number() OVER () AS rid, "source_file", "row_number", "reason_code", {cols}
+            FROM raw
+        """)
+        con.execute(f"""
+            CREATE TEMP TABLE codes AS
+            SELECT rid, code, min(pos) AS pos FROM (
+                SELECT rid, reason_code AS code, -1 AS pos FROM q
+                UNION ALL
+                SELECT rid, unnest(reason_codes) AS code, unnest(range(len(reason_codes))) AS pos FROM q
+            ) WHERE code IS NOT NULL GROUP BY rid, code
+        """)
+        file_level = ", ".join(f"'{c}'" for c in FILE_LEVEL)
+        rows = con.execute(f"""
+            WITH other AS (
+                SELECT c.rid, string_agg(coalesce(w.w_alasan, c.code), chr(10) ORDER BY c.pos) AS masalah_lain
+                FROM codes c JOIN q ON q.rid = c.rid LEFT JOIN wording w ON w.code = c.code
+                WHERE c.code <> q.reason_code AND NOT (coalesce(q.blocked, false) AND c.code IN ({file_level}))
+                GROUP BY c.rid
+            )
+            SELECT q.* EXCLUDE (reason_codes), coalesce(q.blocked, false) AS held,
+                   coalesce(nullif(trim(q.alasan), ''), w.w_alasan, q.reason_code) AS masalah,
+                   coalesce(nullif(trim(q.tindakan), ''), w.w_tindakan) AS tindakan_,
+                   other.masalah_lain
+            FROM q LEFT JOIN wording w ON w.code = q.reason_code LEFT JOIN other ON other.rid = q.rid
+        """).df()
+        reasons = con.execute("""
+            SELECT c.rid, c.code, coalesce(w.w_alasan, c.code) AS masalah, w.w_tindakan AS tindakan
+            FROM codes c LEFT JOIN wording w ON w.code = c.code
+        """).df()
+    finally:
+        con.close()
+    return rows, reasons
+
+
+def _regency_slugs(rows: pd.DataFrame, config: Config) -> pd.Series:
+    by_code = pd.Series({r.code: slug for slug, r in config.regencies.items()}, dtype="string")
+    area = rows["area"].astype("string")
+    from_area = area.where(area.isin(list(config.regencies)))
+    return from_area.fillna(rows["regency_code"].astype("string").map(by_code)).astype("string")
+
+
+def _file_keys(rows: pd.DataFrame) -> pd.Series:
+    """For rows of no known village: the fix-list's name part, one per source file, from the file's
+    own stem in safe characters (a hash of the path is added when two files of a regency would
+    share it). Null for rows of a known village."""
+    unknown = rows["village"].isna()
+    files = rows.loc[unknown, ["slug", "source_file"]].drop_duplicates().astype("string")
+    stem = (files["source_file"].str.replace("\\", "/", regex=False).str.rsplit("/", n=1).str[-1]
+            .str.replace(r"\.[^.]*$", "", regex=True)
+            .str.replace(r"[^A-Za-z0-9._-]+", "_", regex=True).str.strip("._-").str[:80])
+    stem = stem.mask(stem.fillna("").eq(""), "berkas")
+    clash = pd.concat([files["slug"], stem.rename("stem")], axis=1).duplicated(keep=False)
+    if clash.any():
+        tag = files.loc[clash, "source_file"].map(lambda f: hashlib.sha256(f.encode("utf-8")).hexdigest()[:8])
+        stem[clash] = stem[clash] + "_" + tag
+    key = pd.Series(stem.to_numpy(), index=pd.MultiIndex.from_frame(files), dtype="string")
+    at = pd.MultiIndex.from_frame(rows[["slug", "source_file"]].astype("string"))
+    return pd.Series(key.reindex(at).to_numpy(), index=rows.index, dtype="string").where(unknown)
+
+
+def _table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The fix-list of one village: its rows by file and row, each held-back file led by one line
+    that says the whole file was held back and why."""
+    headers = _header_names()
+    field = rows["field"].astype("string")
+    field_header = field.map(headers).astype("string").fillna(field.str.replace("_", " ").str.upper())
+    body = pd.DataFrame({
+        "Berkas": rows["berkas"],
+        "Lembar": rows["sheet"].astype("string").fillna(""),
+        "Baris": rows["row_number"].astype("Int64"),
+        "Nama": rows["name_given"].astype("string"),
+        "Kolom": rows["sender_header"].astype("string").str.strip().replace("", pd.NA).fillna(field_header),
+        "Isi Saat Ini": rows["value"].astype("string"),
+        "Masalah": rows["masalah"].astype("string"),
+        "Masalah Lain": rows["masalah_lain"].astype("string"),
+        "Yang Harus Dilakukan": rows["tindakan_"].astype("string"),
+        "Saran": rows["suggestions"].astype("string"),
+        "_file": rows["source_file"].astype("string"),
+        "_line": 1,
+    })
+    held = rows[rows["held"].astype(bool)]
+    if len(held):
+        first = held.sort_values(["source_file", "row_number"]).drop_duplicates("source_file")
+        n_rows = held.groupby("source_file").size()
+        missing_col = first["reason_code"].eq("missing_column") & first["field"].notna()
+        col_name = field_header.reindex(first.index)
+        why = first["masalah"].astype("string").where(
+            ~missing_col, first["masalah"].astype("string") + " Kolom yang tidak ada: " + col_name)
+        lead = pd.DataFrame({
+            "Berkas": first["berkas"],
+            "Lembar": "",
+            "Baris": pd.Series(pd.NA, index=first.index, dtype="Int64"),
+            "Nama": pd.NA,
+            "Kolom": col_name.where(missing_col),
+            "Isi Saat Ini": pd.NA,
+            "Masalah": f"{HELD_BACK} (" + first["source_file"].map(n_rows).astype("string")
+                       + " baris): " + why,
+            "Masalah Lain": pd.NA,
+            "Yang Harus Dilakukan": first["tindakan_"].astype("string"),
+            "Saran": "Semua baris berkas ini di bawah ikut ditahan. Perbaiki berkasnya, lalu kirim ulang seluruh berkas.",
+            "_file": first["source_file"].astype("string"),
+            "_line": 0,
+        })
+        body = pd.concat([lead, body], ignore_index=True)
+    # every column is a sort key, so equal input gives equal order whatever order the files were read in
+    keys = ["_file", "_line", "Lembar", "Baris"] + [c for c in COLUMNS if c not in ("Lembar", "Baris")]
+    body = body.sort_values(keys, na_position="first", kind="mergesort")
+    return body[COLUMNS].reset_index(drop=True)
+
+
+def _summary(per: pd.DataFrame) -> pd.DataFrame:
+    """Rows per problem and file; ``per`` has one line per reason of each row of one list."""
+    counts = (per.groupby(["source_file", "berkas", "masalah"], dropna=False)
+              .agg(tindakan=("tindakan", "first"), n=("rid", "nunique")).reset_index())
+    counts = counts.sort_values(["source_file", "n", "masalah"], ascending=[True, False, True], kind="mergesort")
+    return pd.DataFrame({
+        "Berkas": counts["berkas"].astype("string"),
+        "Masalah": counts["masalah"].astype("string"),
+        "Yang Harus Dilakukan": counts["tindakan"].astype("string"),
+        "Jumlah Baris": counts["n"].astype("int64"),
+    }).reset_index(drop=True)
+
+
+def _titles(regency: Regency, place: str, snapshot: dt.date, rows: pd.DataFrame) -> list[str]:
+    n_rows = int(rows["rid"].nunique())
+    n_files = int(rows["source_file"].nunique())
+    lines = [
+        TITLE,
+        f"{place}, {regency.name}",
+        f"Keadaan data per {snapshot:%d-%m-%Y}",
+        f"{n_rows} baris dari {n_files} berkas belum dapat diterima. Perbaiki baris-baris ini pada berkas "
+        "asli, lalu kirim ulang seluruh berkas.",
+    ]
+    n_held = int(rows.loc[rows["held"].astype(bool), "source_file"].nunique())
+    if n_held:
+        lines.append(f"PERHATIAN: {n_held} berkas ditahan seluruhnya; lihat baris bertanda {HELD_BACK}.")
+    return lines
+
+
+def _swap_in(built: Path, target: Path, scratch: Path) -> None:
+    """Put the folder ``built`` at ``target`` in place of the old one; with nothing built, the old
+    one just goes."""
+    old = None
+    if target.exists():
+        old = scratch / f"{target.name}.old.{uuid.uuid4().hex}"
+        os.rename(target, old)
+    try:
+        if built.exists() and any(built.iterdir()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(built, target)
+    except BaseException:
+        if old is not None and not target.exists():
+            os.rename(old, target)  # keep the previous lists rather than none
+            old = None
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(built, ignore_errors=True)
+
+
+def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snapshot: dt.date | None = None,
+                    config: Config | None = None) -> list[Path]:
+    """Write every village's fix-list from the submissions quarantine; return the files written.
+
+    ``snapshot`` is the date the lists say the data is as of (today if not given); it also fixes
+    the workbooks' created time, so a rerun on unchanged data rewrites identical bytes."""
+    paths = paths if isinstance(paths, DataPaths) else data_paths(paths)
+    config = config or load_config()
+    snapshot = snapshot or dt.date.today()
+    created = dt.datetime.combine(snapshot, dt.time())
+    quarantine = paths.layer("quarantine", SOURCE)
+    out_root = paths.exports / "desa"
+
+    if quarantine.is_dir() and any(quarantine.rglob("*.parquet")):
+        rows, reasons = _read(quarantine)
+    else:
+        rows, reasons = pd.DataFrame(columns=["rid", "area", "regency_code"]), pd.DataFrame(columns=["rid"])
+
+    if len(rows):
+        rows["slug"] = _regency_slugs(rows, config)
+        stray = rows["slug"].isna()
+        if stray.any():
+            log.warning("%d quarantined %s rows belong to no configured regency; no fix-list for them",
+                        int(stray.sum()), SOURCE)
+            rows = rows[~stray].copy()
+        code = rows["village_code"].astype("string").str.strip()
+        # a code of any other shape must not become a folder name
+        rows["village"] = code.where(code.str.fullmatch(VILLAGE_CODE.pattern).fillna(False).astype(bool))
+        rows["berkas"] = (rows["source_file"].astype("string").str.replace("\\", "/", regex=False)
+                          .str.rsplit("/", n=1).str[-1])
+        rows["list"] = (rows["village"] + "/daftar_perbaikan_" + rows["village"] + ".xlsx").fillna(
+            f"{UNKNOWN_VILLAGE_DIR}/daftar_perbaikan_" + _file_keys(rows) + ".xlsx")
+        reasons = reasons.merge(rows[["rid", "list", "slug", "berkas", "source_file"]], on="rid")
+        known = reference.villages(sorted({*rows["regency_code"].dropna().tolist(),
+                                           *(r.code for r in config.regencies.values())}))
+        known = known.drop_duplicates("code").set_index("code")
+        lists = rows.groupby(["slug", "list"], sort=True)
+        reasons_of = dict(list(reasons.groupby(["slug", "list"], sort=False)))
+    else:
+        known, lists, reasons_of = None, [], {}
+
+    scratch = paths.work / "exports"
+    scratch.mkdir(parents=True, exist_ok=True)
+    by_regency: dict[str, list[tuple[str, pd.DataFrame]]] = {slug: [] for slug in config.regencies}
+    for (slug, rel), part in lists:
+        by_regency[slug].append((rel, part))
+    written: list[Path] = []
+    for slug, regency in config.regencies.items():
+        built = scratch / f"desa-{slug}.{uuid.uuid4().hex}"
+        try:
+            for rel, part in by_regency[slug]:
+                village = part["village"].iat[0]
+                titles = _titles(regency, _place(regency, village, part, known), snapshot, part)
+                write_xlsx(built / rel, {MAIN_SHEET: _table(part), SUMMARY_SHEET: _summary(reasons_of[(slug, rel)])},
+                           created=created, title_rows={MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]})
+            _swap_in(built, out_root / slug, scratch)
+        except BaseException:
+            shutil.rmtree(built, ignore_errors=True)
+            raise
+        done = [out_root / slug / rel for rel, _ in by_regency[slug]]
+        log.info("fix-lists for %s: %d written, %d rows", slug, len(done),
+                 sum(len(part) for _, part in by_regency[slug]))
+        written.extend(done)
+    return sorted(written)
+
+
+def _place(regency: Regency, village, part: pd.DataFrame, known: pd.DataFrame) -> str:
+    """The title line naming who the list is for."""
+    word = regency.village_word.capitalize()
+    if pd.isna(village):
+        return f"{word} belum dikenali (berkas {part['berkas'].iat[0]})"
+    if village not in known.index:
+        return f"{word} dengan kode {village}"
+    info = known.loc[village]
+    word = "Kelurahan" if info["kind"] == "kelurahan" else word
+    return f"{word} {info['name']} (kode {village}), Kecamatan {info['district_name']}"
