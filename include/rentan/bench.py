@@ -48,6 +48,17 @@ def _ingest(root: str) -> dict:
     return {"files": r["files_seen"], "rows_loaded": r["rows_loaded"]}
 
 
+def _standardise(root: str) -> dict:
+    import datetime as dt
+
+    from rentan.settings import data_paths
+    from rentan.standardise import standardise
+
+    r = standardise(data_paths(root), load_id="bench", today=dt.date(2025, 6, 30)).as_dict()
+    return {"files": r["files"], "rows_loaded": sum(r["rows_in"].values()),
+            "quarantined": sum(r["rows_quarantine"].values()), "blocked": len(r["blocked"])}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rentan-bench", description=__doc__)
     parser.add_argument("--scale", type=float, action="append", help="sample scale (repeatable); default 1")
@@ -59,14 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             gen = _measure(_sample, str(root), scale)
             ing = _measure(_ingest, str(root))
+            std = _measure(_standardise, str(root))
             size_mb = sum(p.stat().st_size for p in (root / "landing").rglob("*") if p.is_file()) / 2**20
-            rows.append({"scale": scale, "landing_mb": round(size_mb, 1), "sample": gen, "ingest": ing})
+            rows.append({"scale": scale, "landing_mb": round(size_mb, 1), "sample": gen, "ingest": ing, "standardise": std})
         finally:
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
     print(f"{'scale':>6} {'stage':<8} {'seconds':>8} {'peak MB':>8} {'rows/s':>10}  result")
     for r in rows:
-        for stage in ("sample", "ingest"):
+        for stage in ("sample", "ingest", "standardise"):
             m = r[stage]
             n = m["result"].get("rows_loaded") or m["result"].get("submission_rows") or 0
             rate = f"{n / m['seconds']:,.0f}" if m["seconds"] else "-"
