@@ -149,3 +149,26 @@ def test_sex_variants():
     raw = pd.Series(["L", "p", "Laki-laki", "PEREMPUAN", "Lk.", "Wanita", "x", None], dtype="object")
     assert parse_sex(raw).tolist()[:6] == ["L", "P", "L", "P", "L", "P"]
     assert parse_sex(raw).isna().tolist()[6:] == [True, True]
+
+
+def test_every_header_spelling_villages_use_maps_to_its_field():
+    from rentan.sample.templates import HEADER_TEMPLATES
+    from rentan.standardise.bronze import fields_of, header_index, header_key
+
+    index, fields = header_index("submissions"), fields_of("submissions")
+    for regency, templates in HEADER_TEMPLATES.items():
+        for name, pairs in templates.items():
+            for field, header in pairs:
+                for variant in (header, header + " ", header.lower(), f" {header.title()} "):
+                    assert fields[index[header_key(variant)]] == field, (regency, name, variant)
+
+
+@given(st.text(max_size=40))
+def test_header_mapping_never_crashes_and_maps_only_known_spellings(text):
+    from rentan.standardise.bronze import header_index, header_key
+
+    for source in ("submissions", "membership", "claims", "budget"):
+        key = header_key(text)
+        assert key == key.upper() and key.isalnum() or key == ""
+        hit = header_index(source).get(key)
+        assert hit is None or key in header_index(source)
