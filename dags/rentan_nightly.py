@@ -22,7 +22,8 @@ Every night, for every configured regency and BPJS TK branch:
 2. **standardise**: bronze to typed silver; bad rows to quarantine with reasons in English and
    Bahasa Indonesia; Great Expectations suites from `expectations/`; a fix-list per village.
    **validation_gate** fails, naming file, rule and counts, when a file was held back whole.
-3. **identity**: one person, one record; eligibility ("tidak double").
+3. **identity**: one person, one record (NIK, then fuzzy name + birth date for mistyped NIKs);
+   each proposal eligible, duplicate, already covered, ineligible or needs review ("tidak double").
 4. **marts**: coverage, claims and budget marts, published atomically.
 5. **exports**: the reconciled package for each BPJS branch.
 
@@ -83,10 +84,10 @@ def rentan_nightly():
         return validation_gate(standardised)
 
     @task
-    def identity(standardised: dict) -> dict:
-        from rentan.pipeline import not_built
+    def identity(standardised: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+        from rentan.pipeline import run_identity, snapshot_date
 
-        return not_built("identity")
+        return run_identity(load_id=run_id, snapshot=snapshot_date(params["snapshot_date"], data_interval_end, logical_date))
 
     @task
     def marts(resolved: dict) -> dict:

@@ -38,6 +38,32 @@ def _standardise(args) -> int:
     return 1 if report.blocked else 0
 
 
+def _identity(args) -> int:
+    from rentan.identity import resolve
+
+    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    snapshot = dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+    print(json.dumps(resolve(data_paths(args.data), load_id=load_id, snapshot=snapshot), indent=2))
+    return 0
+
+
+def _review(args) -> int:
+    from rentan.identity import decide
+
+    if args.pair:
+        decide(data_paths(args.data), args.pair, args.verdict == "same", by=args.by, note=args.note)
+        print(f"recorded: pair {args.pair} is {args.verdict}; the next night applies it")
+        return 0
+    import duckdb
+
+    queue = data_paths(args.data).warehouse / "silver" / "review_queue" / "review_queue.parquet"
+    if not queue.exists():
+        print("the review queue is empty")
+        return 0
+    print(duckdb.sql(f"select * from '{queue}'").df().to_string(index=False))
+    return 0
+
+
 def _summary(args) -> int:
     from rentan.report import summary
 
@@ -67,6 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snapshot", help="the day the run describes, YYYY-MM-DD (default: today)")
     p.add_argument("--area", action="append", help="only this area slug (repeatable)")
     p.set_defaults(func=_standardise)
+
+    p = sub.add_parser("identity", help="persons and enrolment candidates (what the DAG's identity task does)")
+    p.add_argument("--load-id")
+    p.add_argument("--snapshot", help="the day the run describes, YYYY-MM-DD (default: today)")
+    p.set_defaults(func=_identity)
+
+    p = sub.add_parser("review", help="list the review queue, or decide a pair: review PAIR same|different --by NAME")
+    p.add_argument("pair", nargs="?")
+    p.add_argument("verdict", nargs="?", choices=["same", "different"])
+    p.add_argument("--by", default="reviewer")
+    p.add_argument("--note")
+    p.set_defaults(func=_review)
 
     p = sub.add_parser("summary", help="print what was received and loaded")
     p.set_defaults(func=_summary)

@@ -44,6 +44,12 @@ def validation_gate(report: dict) -> dict:
     return {"blocked": 0}
 
 
+def run_identity(load_id: str, snapshot: dt.date) -> dict:
+    from rentan.identity import resolve
+
+    return resolve(data_paths(), load_id=load_id, snapshot=snapshot)
+
+
 def not_built(stage: str) -> dict:
     """A stage whose code has not landed yet: it says so and writes nothing."""
     log.info("stage %s: not built yet; nothing written", stage)

@@ -1,0 +1,155 @@
+"""Identity and eligibility on real village files and a real BPJS extract, through ingest and
+standardise, read back from Parquet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from rentan.config import load_config
+from rentan.identity import decide, resolve
+from rentan.identity.keys import person_keys
+from rentan.ingest import ingest
+from rentan.reference import villages
+from rentan.settings import data_paths
+from rentan.standardise import standardise
+from tests.test_standardise import HEADER, write_xlsx
+
+SNAPSHOT = dt.date(2025, 6, 30)
+LAHAT = villages(["16.04"], desa_only=True)
+HOME = LAHAT[LAHAT["code"] == "16.04.01.2001"].iloc[0]            # Kembang Ayun, district 16.04.01
+# a desa of another district, whose name no other Lahat village shares
+AWAY = LAHAT[(LAHAT["district_code"] != "16.04.01") & ~LAHAT["name"].duplicated(keep=False)].iloc[0]
+
+
+def nik(day: int, month: int, yy: int, serial: int, region: str = "160401") -> str:
+    return f"{region}{day:02d}{month:02d}{yy:02d}{serial:04d}"
+
+
+def proposal(no, nik_, name, born, v=HOME, sex="L"):
+    return [no, nik_, name, born, sex, v["name"], v["district_name"], "ADD"]
+
+
+N_DUP = nik(1, 2, 80, 1)
+N_PU = nik(2, 3, 81, 2)
+N_BPU_OTHER = nik(3, 4, 82, 3)
+N_BPU_HERE = nik(4, 5, 83, 4)
+N_OLD = nik(5, 6, 55, 5)                      # born 1955: 70 on the snapshot
+N_MEMBER = nik(6, 7, 84, 6)                   # a lapsed member...
+N_MISTYPED = N_MEMBER[:-2] + N_MEMBER[-1] + N_MEMBER[-2]   # ...proposed with two digits swapped
+N_NAMESAKE = nik(7, 8, 85, 7)
+N_NAMESAKE_MEMBER = nik(7, 8, 85, 1234)       # same name and birth date, NIK three digits off
+
+
+@pytest.fixture
+def night(data_root):
+    land = data_root / "landing"
+    home = [
+        proposal(1, N_DUP, "Budi Santoso", "01-02-1980"),
+        proposal(2, N_PU, "Agus Salim", "02-03-1981"),
+        proposal(3, N_BPU_OTHER, "Rudi Hartono", "03-04-1982"),
+        proposal(4, N_BPU_HERE, "Joko Susilo", "04-05-1983"),
+        proposal(5, N_OLD, "Karto Wiryo", "05-06-1955"),
+        proposal(6, N_MISTYPED, "Dedi Kurniawan", "06-07-1984"),
+        proposal(7, N_NAMESAKE, "Siti Aminah", "07-08-1985", sex="P"),
+    ] + [proposal(10 + i, nik(10 + i, 1, 90, 100 + i), f"Warga Baik {chr(65 + i)}", f"{10 + i}-01-1990")
+         for i in range(6)]
+    # no title rows: data starts on Excel row 2
+    write_xlsx(land / "submissions/lahat/tanjung-sakti-pumi/usulan_home.xlsx", HEADER, home, title=False)
+    write_xlsx(land / "submissions/lahat/lain/usulan_away.xlsx", HEADER, [
+        proposal(1, N_DUP, "BUDI SANTOSO", "01-02-1980", v=AWAY),
+        proposal(2, nik(20, 1, 91, 200, AWAY["district_code"].replace(".", "")), "Warga Jauh", "20-01-1991", v=AWAY),
+    ], title=False)
+    code = HOME["code"].replace(".", "")
+    (land / "membership/lahat").mkdir(parents=True)
+    (land / "membership/lahat/kepesertaan.csv").write_text(
+        "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
+        f"11111111111,{N_PU},AGUS SALIM,02-03-1981,PU,\"JKK, JKM, JHT, JP\",01-01-2020,AKTIF,2025-05,PT BUKIT ASAM,\n"
+        f"22222222222,{N_BPU_OTHER},RUDI HARTONO,03-04-1982,BPU,\"JKK, JKM\",01-01-2024,AKTIF,2025-05,PEMERINTAH DESA LAIN,{AWAY['code']}\n"
+        f"33333333333,{N_BPU_HERE},JOKO SUSILO,04-05-1983,BPU,\"JKK, JKM\",01-01-2024,AKTIF,2025-05,PEMERINTAH DESA KEMBANG AYUN,{code}\n"
+        f"44444444444,{N_MEMBER},DEDI KURNIAWAN,06-07-1984,BPU,\"JKK, JKM\",01-01-2020,NON AKTIF,2021-03,MANDIRI,\n"
+        f"55555555555,{N_NAMESAKE_MEMBER},SITI AMINAH,07-08-1985,PU,\"JKK, JKM, JHT, JP\",01-01-2020,AKTIF,2025-05,PT A,\n")
+    ingest(data_paths(data_root), load_id="n1")
+    standardise(data_paths(data_root), load_id="n1", today=SNAPSHOT)
+    return data_root
+
+
+def candidates(root: Path) -> dict[tuple[str, int], dict]:
+    rel = duckdb.sql(f"select * from read_parquet('{root}/warehouse/silver/enrolment_candidates/**/*.parquet', hive_partitioning=true)")
+    return {(Path(r["source_file"]).name, r["row_number"]): r for r in (dict(zip(rel.columns, x)) for x in rel.fetchall())}
+
+
+def test_each_proposal_gets_its_status(night, monkeypatch):
+    monkeypatch.setenv("RENTAN_PERSON_KEY", "test-secret")
+    report = resolve(data_paths(night), load_id="n1", snapshot=SNAPSHOT)
+    c = candidates(night)
+    h, a = "usulan_home.xlsx", "usulan_away.xlsx"
+    # the village in the district that issued the NIK keeps the person; the other names it
+    assert c[(h, 2)]["status"] == "eligible"
+    assert (c[(a, 2)]["status"], c[(a, 2)]["reason"]) == ("duplicate", "duplicate_across_villages")
+    assert c[(a, 2)]["duplicate_of"] == c[(h, 2)]["record_id"] and c[(a, 2)]["duplicate_of_village"] == HOME["code"]
+    assert (c[(h, 3)]["status"], c[(h, 3)]["reason"]) == ("already_covered", "active_pu")
+    assert (c[(h, 4)]["status"], c[(h, 4)]["reason"]) == ("already_covered", "double_funding")
+    assert c[(h, 5)]["status"] == "already_enrolled"
+    assert (c[(h, 6)]["status"], c[(h, 6)]["age"]) == ("ineligible", 70)
+    # the mistyped NIK is the lapsed member: same person, may be proposed again
+    assert (c[(h, 7)]["status"], c[(h, 7)]["matched_by"]) == ("eligible", "fuzzy")
+    assert c[(h, 7)]["person_key"] == person_keys(pd.Series([N_MEMBER]), b"test-secret")[0]
+    # same name and birth date, NIK further off: a person must decide
+    assert c[(h, 8)]["status"] == "needs_review"
+    assert report["review_pairs"] == 1 and report["fuzzy_links"] == 1
+    assert {c[(h, r)]["status"] for r in range(9, 15)} == {"eligible"}
+    assert not any(v["over_quota"] for v in c.values())
+
+
+def test_quota_overflow_is_flagged_not_dropped(night):
+    cfg = load_config()
+    small = replace(cfg, regencies={**cfg.regencies, "lahat": replace(
+        cfg.regencies["lahat"], quota_steps=(replace(cfg.regencies["lahat"].quota_steps[0], quota=5),))})
+    resolve(data_paths(night), load_id="n1", snapshot=SNAPSHOT, config=small)
+    home = [v for k, v in candidates(night).items() if k[0] == "usulan_home.xlsx" and v["status"] == "eligible"]
+    assert len(home) == 8
+    assert sorted(v["quota_rank"] for v in home) == list(range(1, 9))
+    assert [v["row_number"] for v in home if v["over_quota"]] == [12, 13, 14]  # the last three received
+
+
+def test_same_night_twice_gives_identical_keys_and_outputs(night):
+    def digest() -> dict[str, str]:
+        out = night / "warehouse" / "silver"
+        return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for sub in ("persons", "enrolment_candidates", "review_queue") for p in sorted((out / sub).rglob("*.parquet"))}
+
+    def links() -> int:
+        with sqlite3.connect(night / "ledger.sqlite") as con:
+            return con.execute("select count(*) from person_link").fetchone()[0]
+
+    resolve(data_paths(night), load_id="n1", snapshot=SNAPSHOT)
+    first, linked = digest(), links()
+    resolve(data_paths(night), load_id="n1-again", snapshot=SNAPSHOT)
+    assert digest() == first
+    assert linked == 20 and links() == linked, "15 proposals and 5 members, each recorded once unless its person changes"
+
+
+def test_a_reviewers_decision_sticks(night):
+    resolve(data_paths(night), load_id="n1", snapshot=SNAPSHOT)
+    queue = pd.read_parquet(night / "warehouse/silver/review_queue/review_queue.parquet")
+    assert len(queue) == 1 and {queue.at[0, "source_a"], queue.at[0, "source_b"]} == {"membership", "submission"}
+    decide(data_paths(night), queue.at[0, "pair_id"], same_person=False, by="petugas verifikasi")
+    resolve(data_paths(night), load_id="n2", snapshot=SNAPSHOT)
+    assert candidates(night)[("usulan_home.xlsx", 8)]["status"] == "eligible"
+    assert pd.read_parquet(night / "warehouse/silver/review_queue/review_queue.parquet").empty
+
+
+def test_person_keys_are_keyed_stable_and_not_plain_hashes():
+    niks = pd.Series([N_DUP, N_DUP, N_PU, None], dtype="string")
+    k1, k2 = person_keys(niks, b"secret-one"), person_keys(niks, b"secret-two")
+    assert k1[0] == k1[1] and k1[0] != k1[2] and pd.isna(k1[3])
+    assert k1[0] != k2[0], "another secret gives other keys"
+    assert k1[0] not in hashlib.sha256(N_DUP.encode()).hexdigest(), "a key is not the NIK's plain hash"
