@@ -49,6 +49,9 @@ test: install
 
 bench: install
 	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
+	$(BIN)/python -m rentan.bench_identity $(IDENTITY_SIZES)
+
+IDENTITY_SIZES ?= 1000000
 
 # Re-resolve the lock after changing requirements.in
 lock:

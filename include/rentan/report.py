@@ -29,15 +29,22 @@ def bronze_rows(paths: DataPaths) -> list[tuple[str, str, int]]:
         con.close()
 
 
+def source_globs(paths: DataPaths, layer: str) -> list[str]:
+    """One glob per received source that has files in the layer (silver also holds identity tables)."""
+    return [(paths.warehouse / layer / s / "*" / "*.parquet").as_posix()
+            for s in ("submissions", "membership", "claims", "budget")
+            if any((paths.warehouse / layer / s).glob("*/*.parquet"))]
+
+
 def layer_rows(paths: DataPaths, layer: str) -> dict[tuple[str, str], int]:
-    base = paths.warehouse / layer
-    if not any(base.glob("*/*/*.parquet")):
+    globs = source_globs(paths, layer)
+    if not globs:
         return {}
     con = duckdb.connect()
     try:
         rows = con.execute(
             "select split_part(filename, '/', -3), area, count(*) from read_parquet(?, hive_partitioning=true, "
-            "filename=true, union_by_name=true) group by all", [(base / "**" / "*.parquet").as_posix()]).fetchall()
+            "filename=true, union_by_name=true) group by all", [globs]).fetchall()
     finally:
         con.close()
     return {(s, a): n for s, a, n in rows}
@@ -90,6 +97,20 @@ def summary(paths: DataPaths) -> str:
         w("  Reasons:")
         for source, code, n in quarantine_reasons(paths):
             w(f"    {source:<12} {code:<24} {n:>7,}")
+    cands = paths.warehouse / "silver" / "enrolment_candidates"
+    if any(cands.glob("*/*.parquet")):
+        con = duckdb.connect()
+        try:
+            rows = con.execute(
+                "select area, status, count(*), count(*) filter (where over_quota) from read_parquet(?, "
+                "hive_partitioning=true) group by all order by 1, 2", [(cands / "**" / "*.parquet").as_posix()]).fetchall()
+        finally:
+            con.close()
+        w("")
+        w("Proposals after identity and eligibility")
+        for area, status, n, over in rows:
+            extra = f"  ({over:,} past the village quota)" if over else ""
+            w(f"  {area:<16} {status:<18} {n:>7,}{extra}")
     bad = [e for e in entries if e.status != LOADED]
     if bad:
         w("")
@@ -104,6 +125,8 @@ def summary(paths: DataPaths) -> str:
     w(f"  quarantine  {paths.warehouse / 'quarantine'}/<source>/area=<area>/*.parquet")
     w(f"  fix-lists   {paths.exports / 'desa'}/<regency>/<village code>/daftar_perbaikan_*.xlsx")
     w(f"  Data Docs   {paths.root / 'gx' / 'data_docs' / 'index.html'}")
+    w(f"  candidates  {paths.warehouse / 'silver' / 'enrolment_candidates'}/area=<regency>/candidates.parquet")
+    w(f"  review      rentan review   (the pairs a person must decide on)")
     w(f"  ledger      {paths.ledger_url}")
     w("Query bronze with DuckDB, for example:")
     w(f"  duckdb -c \"select area, count(*) from read_parquet('{bronze_glob(paths, 'submissions')}', "

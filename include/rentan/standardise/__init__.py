@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import rentan
 from rentan.config import Config, load_config
 from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile
+from rentan.report import source_globs
 from rentan.settings import DataPaths, data_paths
 from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
 from rentan.standardise.reasons import REASONS
@@ -280,10 +281,10 @@ def check_conservation(paths: DataPaths, shas: set[str]) -> list[tuple[str, int,
     con = duckdb.connect()
     try:
         def counts(layer: str) -> str:
-            glob = (paths.warehouse / layer / "*" / "*" / "*.parquet").as_posix()
-            if not list((paths.warehouse / layer).glob("*/*/*.parquet")):
+            globs = source_globs(paths, layer)
+            if not globs:
                 return "select null::varchar as file_sha256, 0::bigint as n where false"
-            return (f"select file_sha256, count(*) as n from read_parquet('{glob}', hive_partitioning=true, "
+            return (f"select file_sha256, count(*) as n from read_parquet({globs!r}, hive_partitioning=true, "
                     f"union_by_name=true) group by all")
         con.register("wanted", pd.DataFrame({"file_sha256": sorted(shas)}))
         return con.execute(f"""
