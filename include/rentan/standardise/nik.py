@@ -17,7 +17,7 @@ from rentan.standardise.calendar import make_dates
 NIK_MISSING = "nik_missing"
 NIK_NUMERIC_CELL = "nik_numeric_cell"       # xlsx cell held a number: digits past the 15th are lost
 NIK_SCIENTIFIC = "nik_scientific"           # 1.60401E+15: what Excel shows or exports for a number
-NIK_DECIMAL = "nik_decimal"                 # 1604011708750001.0: a number written back as text
+NIK_DECIMAL = "nik_decimal"                 # "...0001.0": a number written back as text
 NIK_SERIAL_ZERO = "nik_serial_zero"         # serial 0000 does not exist: 15 digits then 0
 NIK_NOT_DIGITS = "nik_not_digits"
 NIK_WRONG_LENGTH = "nik_wrong_length"
