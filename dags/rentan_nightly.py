@@ -7,6 +7,7 @@ scheduler. Nothing here touches the data at parse time.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pendulum
 from airflow.sdk import Param, dag, task
@@ -43,7 +44,8 @@ the end of its data interval), `areas` (limit the run to some regencies or branc
     default_args={
         "owner": "rentan-data",
         "retries": 2,
-        "retry_delay": dt.timedelta(minutes=5),
+        # an environment setting, not I/O: test runs shorten it so a failure shows at once
+        "retry_delay": dt.timedelta(seconds=int(os.environ.get("RENTAN_RETRY_DELAY_SECONDS", "300"))),
         "retry_exponential_backoff": True,
     },
     params={

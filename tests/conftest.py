@@ -20,6 +20,8 @@ os.environ.update(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # dag.test() waits out retry delays: a failing task must fail the test, not stall it
+        "RENTAN_RETRY_DELAY_SECONDS": "1",
     }
 )
 # a test must never write into the developer's own data root

@@ -140,5 +140,5 @@ def test_a_held_back_file_fails_the_gate_while_the_night_goes_on(dagbag, data_ro
     assert run.state == "failed"
     assert states["validation_gate"] == "failed"
     assert {states[t] for t in ("ingest", "standardise", "identity", "marts", "exports")} == {"success"}
-    silver = duckdb.sql(f"select distinct source_file from read_parquet('{data_root}/warehouse/silver/**/*.parquet')").fetchall()
+    silver = duckdb.sql(f"select distinct source_file from read_parquet('{data_root}/warehouse/silver/submissions/**/*.parquet')").fetchall()
     assert silver == [("submissions/lahat/tanjung-sakti-pumi/baik.xlsx",)]

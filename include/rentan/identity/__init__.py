@@ -64,10 +64,12 @@ def _records(paths: DataPaths, ledger: Ledger) -> pd.DataFrame:
     subs = subs.merge(received, on="file_sha256", how="left")
     subs["record_id"] = "usulan:" + subs["file_sha256"].str[:16] + ":" + subs["row_number"].astype(str)
     subs["source"] = "submission"
-    mem = _silver(paths, "membership", """
-        area, kpj, nik, name, name_norm, birth_date, segment, status, payer, payer_village_code, registered_on""")
-    if not mem.empty:
-        mem = mem.dropna(subset=["nik"]).assign(record_id=lambda m: "kpj:" + m["kpj"], source="membership")
+    mem_columns = ["area", "kpj", "nik", "name", "name_norm", "birth_date", "segment", "status", "payer",
+                   "payer_village_code", "registered_on"]
+    mem = _silver(paths, "membership", ", ".join(mem_columns))
+    # a night before any branch extract arrived still has proposals to decide on
+    mem = mem.reindex(columns=mem_columns) if mem.empty else mem.dropna(subset=["nik"])
+    mem = mem.assign(record_id="kpj:" + mem["kpj"].astype("string"), source="membership")
     return pd.concat([subs, mem], ignore_index=True)
 
 

@@ -143,8 +143,7 @@ class Ledger:
         return Known({(f, sha) for f, sha, _ in rows}, first)
 
     def record(self, entry: IngestedFile) -> None:
-        with Session(self.engine) as s, s.begin():
-            s.add(entry)
+        self.record_all([entry])
 
     def entries(self, load_id: str | None = None) -> list[IngestedFile]:
         with Session(self.engine) as s:
@@ -162,15 +161,6 @@ class Ledger:
     def record_all(self, entries: list) -> None:
         with Session(self.engine) as s, s.begin():
             s.add_all(entries)
-
-    def standardisations(self, load_id: str | None = None) -> list[StandardisedFile]:
-        with Session(self.engine) as s:
-            q = select(StandardisedFile).order_by(StandardisedFile.id)
-            if load_id is not None:
-                q = q.where(StandardisedFile.load_id == load_id)
-            rows = list(s.scalars(q))
-            s.expunge_all()
-        return rows
 
     def session(self) -> Session:
         return Session(self.engine)
