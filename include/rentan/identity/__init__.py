@@ -184,9 +184,10 @@ def _candidates(records: pd.DataFrame, review: pd.DataFrame, snapshot: dt.date, 
     active = mem[mem["status"] == "AKTIF"]
     pu = set(active.loc[active["segment"] == "PU", "person_key"])
     bpu = active.loc[active["segment"] == "BPU", ["person_key", "payer_village_code"]]
-    paid_here = pd.MultiIndex.from_frame(bpu.dropna().astype(str))
-    bpu_here = pd.Series(pd.MultiIndex.from_arrays([subs["person_key"].astype(str), subs["village_code"].astype(str)])
-                         .isin(paid_here), index=subs.index)
+    # (person, paying village) as one string: a MultiIndex of millions of tuples costs gigabytes
+    paid_here = (bpu["person_key"].astype("string") + "|" + bpu["payer_village_code"].astype("string")).dropna()
+    bpu_here = ((subs["person_key"].astype("string") + "|" + subs["village_code"].astype("string"))
+                .isin(paid_here).fillna(False).astype(bool))
     bpu_other = subs["person_key"].isin(bpu["person_key"]) & ~bpu_here
     age = _age(subs["birth_date"], snapshot)
     max_age = config.programme.max_age_years
