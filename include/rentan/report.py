@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
 from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
@@ -126,7 +124,7 @@ def summary(paths: DataPaths) -> str:
     w(f"  fix-lists   {paths.exports / 'desa'}/<regency>/<village code>/daftar_perbaikan_*.xlsx")
     w(f"  Data Docs   {paths.root / 'gx' / 'data_docs' / 'index.html'}")
     w(f"  candidates  {paths.warehouse / 'silver' / 'enrolment_candidates'}/area=<regency>/candidates.parquet")
-    w(f"  review      rentan review   (the pairs a person must decide on)")
+    w("  review      rentan review   (the pairs a person must decide on)")
     w(f"  ledger      {paths.ledger_url}")
     w("Query bronze with DuckDB, for example:")
     w(f"  duckdb -c \"select area, count(*) from read_parquet('{bronze_glob(paths, 'submissions')}', "

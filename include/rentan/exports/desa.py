@@ -102,7 +102,7 @@ def _read(quarantine: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             SELECT row_number() OVER () AS rid, "source_file", "row_number", "reason_code", {cols}
             FROM raw
         """)
-        con.execute(f"""
+        con.execute("""
             CREATE TEMP TABLE codes AS
             SELECT rid, code, min(pos) AS pos FROM (
                 SELECT rid, reason_code AS code, -1 AS pos FROM q

@@ -42,9 +42,6 @@ from rentan.settings import DataPaths, data_paths
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("eligible", "duplicate", "already_covered", "already_enrolled", "ineligible", "needs_review")
-
-
 def _silver(paths: DataPaths, source: str, columns: str) -> pd.DataFrame:
     base = paths.warehouse / "silver" / source
     if not any(base.glob("*/*.parquet")):
@@ -125,6 +122,8 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         records = records.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
 
         pairs = score_and_decide(records, candidate_pairs(records))
+        # a pair below both thresholds is never linked nor queued: no id, no further work
+        pairs = pairs[pairs["decision"] != "none"].reset_index(drop=True)
         pairs["nik_i"] = records["nik"].to_numpy()[pairs["pos_i"]]
         pairs["nik_j"] = records["nik"].to_numpy()[pairs["pos_j"]]
         pairs["pair_id"] = pd.Series(dtype="string") if pairs.empty else pair_id(

@@ -16,7 +16,6 @@ import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import numpy as np

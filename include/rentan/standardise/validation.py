@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,19 +60,12 @@ def suite_json(name: str) -> dict:
     return data
 
 
-def suite_fields(name: str, level: str, reason_code: str | None = None) -> list[str]:
-    """The fields a suite's expectations of one level (and reason) are about, in suite order."""
-    return [e["meta"]["field"] for e in suite_json(name)["expectations"]
-            if e["meta"]["level"] == level and (reason_code is None or e["meta"]["reason_code"] == reason_code)]
-
-
 @dataclass
 class Outcome:
     """What one suite said of one frame: failures as (row position, order in suite, meta)."""
 
     suite: str
     failures: pd.DataFrame  # columns: pos, order, level, reason_code, field, reason_column, expectation
-    expectations: list[dict] = field(default_factory=list)
 
     def of_level(self, level: str) -> pd.DataFrame:
         return self.failures[self.failures["level"] == level]
@@ -142,7 +135,7 @@ class Validator:
                            "exclude_unexpected_values": True, "partial_unexpected_count": 0},
         )
         order = {e["meta"]["rule"]: i for i, e in enumerate(suite_json(suite_name)["expectations"])}
-        parts, summary = [], []
+        parts = []
         for r in result.results:
             cfg = r.expectation_config
             meta = cfg.meta or {}
@@ -152,9 +145,6 @@ class Validator:
                 raise RuntimeError(
                     f"suite {suite_name}: expectation {cfg.type} on {kwargs.get('column')!r} could not run "
                     f"on batch {batch_name}: {r.exception_info}")
-            summary.append({"expectation": cfg.type, "field": meta.get("field"), "level": meta.get("level"),
-                            "reason_code": meta.get("reason_code"), "success": bool(r.success),
-                            "element_count": rr.get("element_count"), "unexpected_count": rr.get("unexpected_count")})
             if r.success:
                 continue
             pos = rr.get("unexpected_index_list")
@@ -169,7 +159,7 @@ class Validator:
             }))
         cols = ["pos", "order", "level", "reason_code", "field", "reason_column", "expectation"]
         failures = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-        return Outcome(suite=suite_name, failures=failures, expectations=summary)
+        return Outcome(suite=suite_name, failures=failures)
 
     def build_docs(self) -> Path:
         self.context.build_data_docs(site_names=["local"])

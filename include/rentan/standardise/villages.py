@@ -12,7 +12,7 @@ from rapidfuzz import fuzz, process
 
 from rentan.reference import villages as reference_villages
 
-_PREFIX = r"^(?:DESA|DS|PEKON|KELURAHAN|KEL|KAMPUNG|KAMPUNG|NAGARI|GAMPONG|KECAMATAN|KEC)\b\.?\s*"
+_PREFIX = r"^(?:DESA|DS|PEKON|KELURAHAN|KEL|KAMPUNG|NAGARI|GAMPONG|KECAMATAN|KEC)\b\.?\s*"
 # a one-letter typo in a short name scores about 80; made-up names score well below
 FUZZY_CUTOFF_IN_DISTRICT = 75
 FUZZY_CUTOFF_IN_REGENCY = 85
