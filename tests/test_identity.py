@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -127,14 +126,16 @@ def test_same_night_twice_gives_identical_keys_and_outputs(night):
                 for sub in ("persons", "enrolment_candidates", "review_queue") for p in sorted((out / sub).rglob("*.parquet"))}
 
     def links() -> int:
-        with sqlite3.connect(night / "ledger.sqlite") as con:
-            return con.execute("select count(*) from person_link").fetchone()[0]
+        return duckdb.execute(f"select count(*) from '{night}/warehouse/silver/merge_ledger/*.parquet'").fetchall()[0][0]
 
     resolve(data_paths(night), load_id="n1", snapshot=SNAPSHOT)
     first, linked = digest(), links()
     resolve(data_paths(night), load_id="n1-again", snapshot=SNAPSHOT)
     assert digest() == first
     assert linked == 20 and links() == linked, "15 proposals and 5 members, each recorded once unless its person changes"
+    # the same night again rewrites its own lines, not an empty file
+    resolve(data_paths(night), load_id="n1-again", snapshot=SNAPSHOT)
+    assert links() == linked
 
 
 def test_a_reviewers_decision_sticks(night):
@@ -153,3 +154,15 @@ def test_person_keys_are_keyed_stable_and_not_plain_hashes():
     assert k1[0] == k1[1] and k1[0] != k1[2] and pd.isna(k1[3])
     assert k1[0] != k2[0], "another secret gives other keys"
     assert k1[0] not in hashlib.sha256(N_DUP.encode()).hexdigest(), "a key is not the NIK's plain hash"
+
+
+def test_sql_person_keys_equal_the_python_ones():
+    from rentan.identity.keys import hmac_sql_pads
+
+    niks = [nik(d, m, y, s) for d, m, y, s in [(1, 2, 80, 1), (31, 12, 99, 9999), (45, 6, 0, 17)]]
+    for key in (b"short", b"k" * 64, b"a much longer secret than one sha256 block of sixty-four bytes, hashed first"):
+        inner, outer = hmac_sql_pads(key)
+        got = duckdb.connect().execute(
+            "select list_transform($niks, lambda n: left(sha256($o || unhex(sha256($i || encode(n)))), 32))",
+            {"o": outer, "i": inner, "niks": niks}).fetchall()[0][0]
+        assert got == list(person_keys(pd.Series(niks), key))

@@ -14,8 +14,14 @@ status:
 - ``needs_review``: in a pair a person must decide on (``rentan review``);
 - ``eligible``: to enrol; ``over_quota`` marks those past the village's quota, in order received.
 
-Outputs (silver): ``persons``, ``enrolment_candidates``, ``review_queue``; the merge ledger
-(``person_link``) and reviewers' decisions (``review_decision``) live in the ledger database.
+Outputs (silver): ``persons``, ``enrolment_candidates``, ``review_queue`` and the merge ledger
+``merge_ledger`` (one Parquet file per night: which record became which person, when and why).
+Reviewers' decisions live in the ledger database (``review_decision``).
+
+The set work runs in DuckDB under a memory limit (``RENTAN_DUCKDB_MEMORY``, default 4GB) and
+spills to ``work/identity`` beyond it, so a national night (millions of proposals against a
+national membership extract) fits a modest worker; only the scored candidate pairs, the linked
+NIKs and the review queue, all small, come up into Python.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -32,68 +40,256 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from rentan.config import Config, load_config
-from rentan.identity.keys import person_keys, secret
-from rentan.identity.matching import candidate_pairs, pair_id, score_and_decide
-from rentan.ingest.ledger import Ledger, PersonLink, ReviewDecision
+from rentan.identity.keys import hmac_sql_pads, secret
+from rentan.identity.matching import MAX_BLOCK, pair_id, score_and_decide
+from rentan.ingest.ledger import Ledger, ReviewDecision
 from rentan.settings import DataPaths, data_paths
 
 log = logging.getLogger(__name__)
 
-def _silver(paths: DataPaths, source: str, columns: str) -> pd.DataFrame:
+MEMORY_ENV = "RENTAN_DUCKDB_MEMORY"
+SCORE_BATCH = 500_000
+SUB_COLUMNS = ("area", "source_file", "row_number", "file_sha256", "nik", "name", "name_norm", "birth_date",
+               "sex", "village_code", "district_code", "regency_code", "funding_source")
+MEM_COLUMNS = ("area", "kpj", "nik", "name", "name_norm", "birth_date", "segment", "status", "payer_village_code")
+
+
+def connect(work: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB session for heavy set work: bounded memory, spilling under ``work``."""
+    spill = work / "spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": os.environ.get(MEMORY_ENV, "4GB"),
+                                 "temp_directory": spill.as_posix()})
+    return con
+
+
+def _glob(paths: DataPaths, source: str) -> str | None:
     base = paths.warehouse / "silver" / source
-    if not any(base.glob("*/*.parquet")):
-        return pd.DataFrame()
-    glob = (base / "**" / "*.parquet").as_posix()
-    # through Arrow: strings stay Arrow-backed (a third of the memory of Python str objects)
-    return duckdb.sql(f"select {columns} from read_parquet('{glob}', hive_partitioning=true, union_by_name=true)").fetch_arrow_table().to_pandas()
+    return (base / "**" / "*.parquet").as_posix() if any(base.glob("*/*.parquet")) else None
 
 
-def _records(paths: DataPaths, ledger: Ledger) -> pd.DataFrame:
-    subs = _silver(paths, "submissions", """
-        area, source_file, row_number, file_sha256, nik, name, name_norm, birth_date, sex, village_code,
-        district_code, regency_code, funding_source""")
-    if subs.empty:
-        return subs
-    received = pd.DataFrame([(e.sha256, e.received_at) for e in ledger.entries() if e.status == "loaded"],
-                            columns=["file_sha256", "received_at"]).drop_duplicates("file_sha256")
-    subs = subs.merge(received, on="file_sha256", how="left")
-    subs["record_id"] = "usulan:" + subs["file_sha256"].str[:16] + ":" + subs["row_number"].astype(str)
-    subs["source"] = "submission"
-    mem_columns = ["area", "kpj", "nik", "name", "name_norm", "birth_date", "segment", "status", "payer",
-                   "payer_village_code", "registered_on"]
-    mem = _silver(paths, "membership", ", ".join(mem_columns))
-    # a night before any branch extract arrived still has proposals to decide on
-    mem = mem.reindex(columns=mem_columns) if mem.empty else mem.dropna(subset=["nik"])
-    mem = mem.assign(record_id="kpj:" + mem["kpj"].astype("string"), source="membership")
-    return pd.concat([subs, mem], ignore_index=True)
+def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledger) -> int:
+    """Table ``records``: proposals and members, numbered by (source, record id)."""
+    subs = _glob(paths, "submissions")
+    if subs is None:
+        return 0
+    received = pa.table({"file_sha256": pa.array([], pa.string()), "received_at": pa.array([], pa.timestamp("us", "UTC"))})
+    rows = {e.sha256: e.received_at for e in ledger.entries() if e.status == "loaded"}
+    if rows:
+        received = pa.table({"file_sha256": list(rows), "received_at": pa.array(list(rows.values()), pa.timestamp("us", "UTC"))})
+    con.register("received", received)
+    sub_cols = ", ".join(f"s.{c}" for c in SUB_COLUMNS if c != "file_sha256")
+    parts = [f"""
+        select 'submission' as source, 'usulan:' || left(s.file_sha256, 16) || ':' || s.row_number as record_id,
+               {sub_cols}, r.received_at
+        from read_parquet('{subs}', hive_partitioning = true, union_by_name = true) s
+        left join received r using (file_sha256)
+        where s.nik is not null"""]
+    mem = _glob(paths, "membership")
+    if mem is not None:  # a night before any branch extract arrived still has proposals to decide on
+        parts.append(f"""
+        select 'membership' as source, 'kpj:' || kpj as record_id, {", ".join(MEM_COLUMNS)}
+        from read_parquet('{mem}', hive_partitioning = true, union_by_name = true)
+        where nik is not null""")
+    con.execute(f"""
+        create table records as
+        select (row_number() over (order by source, record_id) - 1)::bigint as pos, *
+        from ({" union all by name ".join(parts)})""")
+    for c in ("kpj", "segment", "status", "payer_village_code"):
+        if c not in [r[0] for r in con.execute("describe records").fetchall()]:
+            con.execute(f"alter table records add column {c} varchar")
+    return con.execute("select count(*) from records").fetchall()[0][0]
 
 
-def _persons(records: pd.DataFrame, links: pd.DataFrame, key: bytes) -> pd.Series:
-    """The person key of each record: NIKs joined by links, keyed by a canonical NIK (one BPJS
-    knows if any, else the most frequent, else the smallest)."""
-    niks = pd.Index(sorted(records["nik"].dropna().unique()))
-    n = len(niks)
-    a = niks.get_indexer(links["nik_i"]) if len(links) else np.array([], dtype=int)
-    b = niks.get_indexer(links["nik_j"]) if len(links) else np.array([], dtype=int)
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
-    stats = (records.assign(m=records["source"].eq("membership")).groupby("nik")
-             .agg(in_bpjs=("m", "any"), count=("m", "size")).reindex(niks))
-    stats["component"] = component
-    canonical = (stats.reset_index(names="nik").sort_values(["component", "in_bpjs", "count", "nik"],
-                                                           ascending=[True, False, False, True])
-                 .drop_duplicates("component").set_index("component")["nik"])
-    canon_nik = pd.Series(canonical.reindex(component).to_numpy(), index=niks)
-    return person_keys(records["nik"].map(canon_nik), key)
+def _candidate_pairs(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``pairs``: records sharing a birth date and the first name token or the NIK's region,
+    in blocks of at most MAX_BLOCK (placeholder birth dates with common names are cut), whose NIKs
+    differ. No all-pairs comparison."""
+    con.execute(f"""
+        create table pairs as
+        with keys as (
+            select pos, nik, birth_date as bd, 'n:' || split_part(name_norm, ' ', 1) as k
+            from records where birth_date is not null and name_norm is not null
+            union all
+            select pos, nik, birth_date, 'r:' || left(nik, 6) from records where birth_date is not null
+        ), sized as (
+            select *, count(*) over (partition by bd, k) as n from keys
+        ), blocked as (select * from sized where n between 2 and {MAX_BLOCK})
+        select distinct i.pos as pos_i, j.pos as pos_j
+        from blocked i join blocked j on i.bd = j.bd and i.k = j.k and i.pos < j.pos
+        where i.nik <> j.nik""")
 
 
-def _age(birth: pd.Series, on: dt.date) -> pd.Series:
-    b = pd.to_datetime(birth)
-    before_birthday = (b.dt.month > on.month) | ((b.dt.month == on.month) & (b.dt.day > on.day))
-    return (on.year - b.dt.year - before_birthday.astype(int)).astype("Int64")
+def _scored_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The pairs worth keeping (linked or to review), scored batch by batch so memory stays flat."""
+    reader = con.sql("""
+        select p.pos_i, p.pos_j, a.name_norm as name_i, b.name_norm as name_j, a.nik as nik_i, b.nik as nik_j,
+               a.record_id as record_i, b.record_id as record_j
+        from pairs p join records a on a.pos = p.pos_i join records b on b.pos = p.pos_j
+        order by p.pos_i, p.pos_j""").to_arrow_reader(SCORE_BATCH)
+    kept = []
+    for batch in reader:
+        frame = batch.to_pandas()
+        scored = score_and_decide(frame)
+        kept.append(scored[scored["decision"] != "none"])
+    if not kept:
+        return score_and_decide(pd.DataFrame(columns=["pos_i", "pos_j", "name_i", "name_j", "nik_i", "nik_j",
+                                                      "record_i", "record_j"]))
+    pairs = pd.concat(kept, ignore_index=True)
+    pairs["pair_id"] = pd.Series(dtype="string") if pairs.empty else pair_id(pairs["record_i"], pairs["record_j"])
+    return pairs
+
+
+def _canonical_niks(con: duckdb.DuckDBPyConnection, links: pd.DataFrame) -> pd.DataFrame:
+    """(nik, canonical) for NIKs joined by links: each group takes the NIK BPJS knows if any, else
+    the most frequent, else the smallest. NIKs in no link are their own canonical NIK."""
+    niks = pd.Index(sorted(set(links["nik_i"]) | set(links["nik_j"])))
+    if niks.empty:
+        return pd.DataFrame({"nik": pd.Series(dtype="string"), "canonical": pd.Series(dtype="string")})
+    a, b = niks.get_indexer(links["nik_i"]), niks.get_indexer(links["nik_j"])
+    _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(niks), len(niks))),
+                                        directed=False)
+    con.register("linked_niks", pd.DataFrame({"nik": niks.astype(str), "component": component}))
+    return con.execute("""
+        with stats as (
+            select l.nik, l.component, bool_or(r.source = 'membership') as in_bpjs, count(*) as n
+            from linked_niks l join records r using (nik) group by all)
+        select nik, first(nik) over (partition by component order by in_bpjs desc, n desc, nik) as canonical
+        from stats""").df()
+
+
+def _key_records(con: duckdb.DuckDBPyConnection, canonical: pd.DataFrame, links: pd.DataFrame, key: bytes) -> None:
+    """Table ``keyed``: records with their person key (HMAC of the canonical NIK, computed in SQL)
+    and how they were matched."""
+    inner, outer = hmac_sql_pads(key)
+    con.register("canonical", canonical)
+    con.register("fuzzy_pos", pd.DataFrame({"pos": np.unique(np.concatenate(
+        [links["pos_i"].to_numpy(np.int64), links["pos_j"].to_numpy(np.int64)]))}))
+    con.execute("""
+        create table keyed as
+        select r.*,
+               left(sha256($outer || unhex(sha256($inner || encode(coalesce(c.canonical, r.nik))))), 32) as person_key,
+               case when f.pos is null then 'nik' else 'fuzzy' end as matched_by
+        from records r left join canonical c using (nik) left join fuzzy_pos f using (pos)""",
+                {"inner": inner, "outer": outer})
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, snapshot: dt.date, config: Config) -> None:
+    """Table ``candidates``: each proposal with its status and reason, keeper, age and quota rank."""
+    max_age = config.programme.max_age_years
+    con.register("review_pos", pd.DataFrame({"pos": np.unique(np.concatenate(
+        [review["pos_i"].to_numpy(np.int64), review["pos_j"].to_numpy(np.int64)]))}))
+    quotas = [(slug, r.quota_on(snapshot)) for slug, r in config.regencies.items()]
+    con.register("quotas", pd.DataFrame(quotas, columns=["area", "quota"]).astype({"quota": "Int64"}))
+    con.execute(f"""
+        create table candidates as
+        with subs as (
+            select * exclude (kpj, segment, status, payer_village_code),
+                   coalesce(left(nik, 6) = replace(district_code, '.', ''), false) as home
+            from keyed where source = 'submission'
+        ), kept as (
+            select *,
+                   first(record_id) over keeper as keeper_id,
+                   first(village_code) over keeper as keeper_village
+            from subs
+            window keeper as (partition by person_key
+                              order by home desc, received_at asc nulls last, source_file, row_number)
+        ), active as (
+            select person_key, segment, payer_village_code from keyed
+            where source = 'membership' and status = 'AKTIF'
+        ), member as (
+            select person_key, bool_or(segment = 'PU') as pu, bool_or(segment = 'BPU') as bpu
+            from active group by person_key
+        ), paid_by as (
+            select distinct person_key, payer_village_code from active
+            where segment = 'BPU' and payer_village_code is not null
+        ), flagged as (
+            select k.*,
+                   k.record_id <> k.keeper_id as is_dup,
+                   case when k.keeper_village = k.village_code then 'within_village'
+                        when left(k.keeper_village, 5) = left(k.village_code, 5) then 'across_villages'
+                        else 'across_regencies' end as dup_kind,
+                   coalesce(m.pu, false) as pu,
+                   p.person_key is not null as bpu_here,
+                   coalesce(m.bpu, false) and p.person_key is null as bpu_other,
+                   year(DATE '{snapshot.isoformat()}') - year(k.birth_date)
+                     - case when month(k.birth_date) > {snapshot.month}
+                                 or (month(k.birth_date) = {snapshot.month} and day(k.birth_date) > {snapshot.day})
+                            then 1 else 0 end as age,
+                   rp.pos is not null as in_review
+            from kept k
+            left join member m using (person_key)
+            left join paid_by p on p.person_key = k.person_key and p.payer_village_code = k.village_code
+            left join review_pos rp on rp.pos = k.pos
+        ), decided as (
+            select *,
+                   case when is_dup then 'duplicate' when pu then 'already_covered' when bpu_other then 'already_covered'
+                        when bpu_here then 'already_enrolled' when coalesce(age >= {max_age}, false) then 'ineligible'
+                        when in_review then 'needs_review' else 'eligible' end as status,
+                   case when is_dup then 'duplicate_' || dup_kind when pu then 'active_pu'
+                        when bpu_other then 'double_funding' when bpu_here then 'bpu_paid_by_this_village'
+                        when coalesce(age >= {max_age}, false) then 'age_{max_age}_plus'
+                        when in_review then 'possible_same_person' end as reason
+            from flagged
+        ), ranked as (
+            select d.*, q.quota,
+                   case when d.status = 'eligible' then row_number() over (
+                       partition by d.village_code, d.status = 'eligible'
+                       order by d.received_at asc nulls last, d.source_file, d.row_number) end as quota_rank
+            from decided d left join quotas q using (area)
+        )
+        select area, record_id, person_key, source_file, row_number, village_code, district_code, regency_code,
+               funding_source, status, reason,
+               case when is_dup then keeper_id end as duplicate_of,
+               case when is_dup then keeper_village end as duplicate_of_village,
+               matched_by, age::integer as age, quota::integer as quota, quota_rank::integer as quota_rank,
+               coalesce(quota_rank > quota, false) as over_quota
+        from ranked""")
+
+
+def _review_queue(con: duckdb.DuckDBPyConnection, review: pd.DataFrame) -> pd.DataFrame:
+    cols = ["record_id", "source", "nik", "name", "birth_date", "village_code", "area"]
+    con.register("review_pairs", review[["pair_id", "name_score", "nik_distance", "pos_i", "pos_j"]])
+    a = ", ".join(f"a.{c} as {c}_a" for c in cols)
+    b = ", ".join(f"b.{c} as {c}_b" for c in cols)
+    return con.sql(f"""
+        select p.pair_id, p.name_score, p.nik_distance, {a}, {b}
+        from review_pairs p join records a on a.pos = p.pos_i join records b on b.pos = p.pos_j
+        order by p.pair_id""").to_arrow_table().to_pandas()
+
+
+def _file_name(load_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", load_id) + ".parquet"
+
+
+def _merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str, target: Path) -> int:
+    """Writes this night's merge-ledger file: each record first seen, or whose person changed since
+    the latest earlier night. A rerun of the same night compares with the nights before it, so it
+    writes the same lines again rather than nothing."""
+    folder = paths.warehouse / "silver" / "merge_ledger"
+    own = folder / _file_name(load_id)
+    earlier = [p for p in sorted(folder.glob("*.parquet")) if p != own]
+    if earlier:
+        files = ", ".join(f"'{p.as_posix()}'" for p in earlier)
+        con.execute(f"""create table current_link as
+            select record_id, arg_max(person_key, linked_at) as person_key
+            from read_parquet([{files}]) group by record_id""")
+    else:
+        con.execute("create table current_link (record_id varchar, person_key varchar)")
+    now = dt.datetime.now(dt.timezone.utc)
+    con.execute(f"""
+        copy (
+            select k.record_id, k.person_key, k.matched_by as method,
+                   case when c.record_id is null then 'first seen' else 'person changed' end as reason,
+                   $load_id as load_id, $now::timestamptz as linked_at
+            from keyed k left join current_link c using (record_id)
+            where c.person_key is distinct from k.person_key
+            order by k.record_id
+        ) to '{target.as_posix()}' (format parquet, compression zstd)""", {"load_id": load_id, "now": now})
+    return con.execute(f"select count(*) from '{target.as_posix()}'").fetchall()[0][0]
 
 
 def _decisions(ledger: Ledger) -> dict[str, bool]:
@@ -101,10 +297,7 @@ def _decisions(ledger: Ledger) -> dict[str, bool]:
         return {d.pair_id: d.same_person for d in s.scalars(select(ReviewDecision))}
 
 
-def _write(df: pd.DataFrame, target: Path, work: Path) -> None:
-    work.mkdir(parents=True, exist_ok=True)
-    tmp = work / f"{target.parent.name}-{target.name}.{os.getpid()}"
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, compression="zstd")
+def _publish(tmp: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, target)
 
@@ -113,139 +306,67 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
             config: Config | None = None) -> dict:
     paths = paths or data_paths()
     config = config or load_config()
+    work = paths.work / "identity" / f"run-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     ledger = Ledger(paths.ledger_url)
+    con = connect(work)
+    out = paths.warehouse / "silver"
     try:
-        records = _records(paths, ledger)
-        if records.empty:
+        n_records = _load_records(con, paths, ledger)
+        if n_records == 0:
             log.info("identity: no submissions in silver yet")
             return {"load_id": load_id, "records": 0}
-        records = records.sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
-
-        pairs = score_and_decide(records, candidate_pairs(records))
-        # a pair below both thresholds is never linked nor queued: no id, no further work
-        pairs = pairs[pairs["decision"] != "none"].reset_index(drop=True)
-        pairs["nik_i"] = records["nik"].to_numpy()[pairs["pos_i"]]
-        pairs["nik_j"] = records["nik"].to_numpy()[pairs["pos_j"]]
-        pairs["pair_id"] = pd.Series(dtype="string") if pairs.empty else pair_id(
-            records["record_id"].iloc[pairs["pos_i"]].reset_index(drop=True),
-            records["record_id"].iloc[pairs["pos_j"]].reset_index(drop=True))
+        _candidate_pairs(con)
+        pairs = _scored_pairs(con)
         decided = _decisions(ledger)
         verdict = pairs["pair_id"].map(decided)
-        pairs.loc[verdict.eq(True).fillna(False).to_numpy(), "decision"] = "reviewer_same"
-        pairs.loc[verdict.eq(False).fillna(False).to_numpy(), "decision"] = "reviewer_different"
+        pairs.loc[verdict.eq(True).fillna(False).to_numpy(bool), "decision"] = "reviewer_same"
+        pairs.loc[verdict.eq(False).fillna(False).to_numpy(bool), "decision"] = "reviewer_different"
         links = pairs[pairs["decision"].isin(["link", "reviewer_same"])]
-        records["person_key"] = _persons(records, links, secret())
-        fuzzy_pos = set(links["pos_i"]) | set(links["pos_j"])
-        records["matched_by"] = np.where(records.index.isin(list(fuzzy_pos)), "fuzzy", "nik")
         review = pairs[pairs["decision"] == "review"]
 
-        cands = _candidates(records, review, snapshot, config)
-        persons = _person_table(records)
-        queue = _review_queue(records, review)
-        _record_links(ledger, records, load_id)
+        _key_records(con, _canonical_niks(con, links), links, secret())
+        _candidates(con, review, snapshot, config)
+        queue = _review_queue(con, review)
+
+        # written under work, then moved into place: readers never see half a table
+        stage = work / "out"
+        (stage / "candidates").mkdir(parents=True)
+        con.execute(f"""copy (select person_key, count(distinct nik) as niks,
+                                     count(*) filter (where source = 'submission') as proposals,
+                                     count(*) filter (where source = 'membership') as memberships,
+                                     arg_min(birth_date, pos) filter (where birth_date is not null) as birth_date
+                              from keyed group by person_key order by person_key)
+                        to '{(stage / "persons.parquet").as_posix()}' (format parquet, compression zstd)""")
+        con.execute(f"""copy (select * from candidates order by area, record_id)
+                        to '{(stage / "candidates").as_posix()}'
+                        (format parquet, compression zstd, partition_by (area), filename_pattern 'candidates')""")
+        pq.write_table(pa.Table.from_pandas(queue, preserve_index=False), stage / "review_queue.parquet",
+                       compression="zstd")
+        linked_lines = _merge_ledger(con, paths, load_id, stage / "merge_ledger.parquet")
+        stats = dict(con.execute("select status, count(*) from candidates group by 1 order by 1").fetchall())
+        n_persons = con.execute("select count(distinct person_key) from keyed").fetchall()[0][0]
+        n_over = con.execute("select count(*) filter (where over_quota) from candidates").fetchall()[0][0]
     finally:
+        con.close()
         ledger.dispose()
 
-    out = paths.warehouse / "silver"
-    work = paths.work / "identity"
-    _write(persons, out / "persons" / "persons.parquet", work)
-    for area, part in cands.groupby("area", sort=True):
-        _write(part.drop(columns="area"), out / "enrolment_candidates" / f"area={area}" / "candidates.parquet", work)
-    _write(queue, out / "review_queue" / "review_queue.parquet", work)
+    _publish(stage / "persons.parquet", out / "persons" / "persons.parquet")
+    for part in sorted((stage / "candidates").glob("area=*")):
+        _publish(next(part.glob("*.parquet")), out / "enrolment_candidates" / part.name / "candidates.parquet")
+    _publish(stage / "review_queue.parquet", out / "review_queue" / "review_queue.parquet")
+    _publish(stage / "merge_ledger.parquet", out / "merge_ledger" / _file_name(load_id))
+    shutil.rmtree(work, ignore_errors=True)
     report = {
-        "load_id": load_id, "snapshot": snapshot.isoformat(), "records": int(len(records)),
-        "persons": int(len(persons)), "proposals": int(len(cands)),
-        "status": {k: int(v) for k, v in cands["status"].value_counts().sort_index().items()},
-        "over_quota": int(cands["over_quota"].sum()),
+        "load_id": load_id, "snapshot": snapshot.isoformat(), "records": int(n_records),
+        "persons": int(n_persons), "proposals": int(sum(stats.values())),
+        "status": {k: int(v) for k, v in sorted(stats.items())}, "over_quota": int(n_over),
         "fuzzy_links": int((links["decision"] == "link").sum()), "review_pairs": int(len(queue)),
+        "merge_ledger_lines": int(linked_lines),
     }
     log.info("identity %s: %s", load_id, report)
     return report
-
-
-def _candidates(records: pd.DataFrame, review: pd.DataFrame, snapshot: dt.date, config: Config) -> pd.DataFrame:
-    subs = records[records["source"] == "submission"].copy()
-    mem = records[records["source"] == "membership"]
-
-    # the keeper of each person's proposals
-    nik_district = subs["nik"].str[:6]
-    home = (nik_district == subs["district_code"].str.replace(".", "", regex=False)).astype(int)
-    subs["_home"] = -home
-    order = subs.sort_values(["person_key", "_home", "received_at", "source_file", "row_number"], kind="stable")
-    keeper = order.drop_duplicates("person_key").set_index("person_key")
-    subs["keeper_id"] = subs["person_key"].map(keeper["record_id"])
-    kv = subs["person_key"].map(keeper["village_code"])
-    is_dup = subs["record_id"] != subs["keeper_id"]
-    kind = np.where(kv == subs["village_code"], "within_village",
-                    np.where(kv.str[:5] == subs["village_code"].str[:5], "across_villages", "across_regencies"))
-
-    # BPJS TK membership of the person
-    active = mem[mem["status"] == "AKTIF"]
-    pu = set(active.loc[active["segment"] == "PU", "person_key"])
-    bpu = active.loc[active["segment"] == "BPU", ["person_key", "payer_village_code"]]
-    # (person, paying village) as one string: a MultiIndex of millions of tuples costs gigabytes
-    paid_here = (bpu["person_key"].astype("string") + "|" + bpu["payer_village_code"].astype("string")).dropna()
-    bpu_here = ((subs["person_key"].astype("string") + "|" + subs["village_code"].astype("string"))
-                .isin(paid_here).fillna(False).astype(bool))
-    bpu_other = subs["person_key"].isin(bpu["person_key"]) & ~bpu_here
-    age = _age(subs["birth_date"], snapshot)
-    max_age = config.programme.max_age_years
-    in_review = subs.index.isin(list(set(review["pos_i"]) | set(review["pos_j"]))) if len(review) else np.zeros(len(subs), bool)
-
-    status = np.select(
-        [is_dup, subs["person_key"].isin(pu), bpu_other, bpu_here, (age >= max_age).fillna(False), in_review],
-        ["duplicate", "already_covered", "already_covered", "already_enrolled", "ineligible", "needs_review"],
-        default="eligible")
-    reason = np.select(
-        [is_dup, subs["person_key"].isin(pu), bpu_other, bpu_here, (age >= max_age).fillna(False), in_review],
-        ["duplicate_" + pd.Series(kind, index=subs.index), "active_pu", "double_funding", "bpu_paid_by_this_village",
-         f"age_{max_age}_plus", "possible_same_person"], default="")
-    subs["status"], subs["reason"] = status, pd.Series(reason, index=subs.index).replace("", None)
-    subs["duplicate_of"] = subs["keeper_id"].where(is_dup)
-    subs["duplicate_of_village"] = kv.where(is_dup)
-    subs["age"] = age
-
-    # quota, per village and the snapshot's year: eligible proposals in the order received
-    quota = subs["area"].map({slug: r.quota_on(snapshot) for slug, r in config.regencies.items()}).astype("Int64")
-    el = subs[subs["status"] == "eligible"].sort_values(["village_code", "received_at", "source_file", "row_number"])
-    subs["quota_rank"] = el.groupby("village_code").cumcount().add(1).reindex(subs.index).astype("Int64")
-    subs["quota"] = quota
-    subs["over_quota"] = (subs["quota_rank"] > quota).fillna(False).astype(bool)
-    cols = ["area", "record_id", "person_key", "source_file", "row_number", "village_code", "district_code",
-            "regency_code", "funding_source", "status", "reason", "duplicate_of", "duplicate_of_village",
-            "matched_by", "age", "quota", "quota_rank", "over_quota"]
-    return subs[cols].sort_values(["area", "record_id"]).reset_index(drop=True)
-
-
-def _person_table(records: pd.DataFrame) -> pd.DataFrame:
-    r = records.assign(proposals=records["source"].eq("submission").astype(int),
-                       memberships=records["source"].eq("membership").astype(int))
-    g = r.groupby("person_key", sort=True)
-    return pd.DataFrame({
-        "niks": g["nik"].nunique(), "proposals": g["proposals"].sum(), "memberships": g["memberships"].sum(),
-        "birth_date": g["birth_date"].first(),
-    }).reset_index()
-
-
-def _review_queue(records: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
-    cols = ["record_id", "source", "nik", "name", "birth_date", "village_code", "area"]
-    left = records[cols].iloc[review["pos_i"]].reset_index(drop=True).add_suffix("_a")
-    right = records[cols].iloc[review["pos_j"]].reset_index(drop=True).add_suffix("_b")
-    meta = review[["pair_id", "name_score", "nik_distance"]].reset_index(drop=True)
-    return pd.concat([meta, left, right], axis=1).sort_values("pair_id").reset_index(drop=True)
-
-
-def _record_links(ledger: Ledger, records: pd.DataFrame, load_id: str) -> None:
-    with ledger.session() as s:
-        current = dict(s.execute(select(PersonLink.record_id, PersonLink.person_key).order_by(PersonLink.id)).all())
-    changed = records.loc[records["record_id"].map(current) != records["person_key"], ["record_id", "person_key", "matched_by"]]
-    if changed.empty:
-        return
-    rows = changed.rename(columns={"matched_by": "method"}).assign(
-        reason=np.where(changed["record_id"].isin(list(current)), "person changed", "first seen"),
-        load_id=load_id, linked_at=dt.datetime.now(dt.timezone.utc))
-    with ledger.session() as s, s.begin():
-        s.execute(insert(PersonLink), rows.to_dict("records"))
 
 
 def decide(paths: DataPaths | None, pair: str, same_person: bool, by: str, note: str | None = None) -> None:

@@ -2,7 +2,7 @@
 
 No all-pairs comparison: candidate pairs come from blocks of records sharing a birth date and
 either the first name token or the NIK's region code, and big blocks (placeholder birth dates
-with common names) are cut. Pairs are scored with rapidfuzz over whole arrays at once
+with common names) are cut; the blocking is a DuckDB self-join (``rentan.identity``). Pairs are scored with rapidfuzz over whole arrays at once
 (``process.cpdist``): the names' token-sort ratio, and the NIKs' optimal string alignment
 distance, in which one swapped pair of digits counts 1.
 """
@@ -29,33 +29,16 @@ def pair_id(a: pd.Series, b: pd.Series) -> pd.Series:
     return (lo + "|" + hi).map(lambda s: hashlib.sha256(s.encode()).hexdigest()[:16]).astype("string")
 
 
-def candidate_pairs(records: pd.DataFrame) -> pd.DataFrame:
-    """Pairs (i, j) of positions in ``records`` (needs nik, name_norm, birth_date) to compare."""
-    r = records.reset_index(drop=True)
-    first = r["name_norm"].str.split(" ").str[0]
-    blocks = []
-    for key in (first, r["nik"].str[:6]):
-        b = pd.DataFrame({"pos": np.arange(len(r)), "bd": r["birth_date"], "k": key}).dropna()
-        size = b.groupby(["bd", "k"])["pos"].transform("size")
-        b = b[(size > 1) & (size <= MAX_BLOCK)]
-        m = b.merge(b, on=["bd", "k"], suffixes=("_i", "_j"))
-        blocks.append(m.loc[m["pos_i"] < m["pos_j"], ["pos_i", "pos_j"]])
-    pairs = pd.concat(blocks, ignore_index=True).drop_duplicates()
-    ni, nj = r["nik"].to_numpy()[pairs["pos_i"]], r["nik"].to_numpy()[pairs["pos_j"]]
-    return pairs[ni != nj].reset_index(drop=True)
-
-
-def score_and_decide(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Each pair with name and NIK scores and a decision: link, review or none."""
-    r = records.reset_index(drop=True)
+def score_and_decide(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Each candidate pair (name_i, name_j, nik_i, nik_j) with name and NIK scores and a decision:
+    link, review or none."""
     if pairs.empty:
-        return pairs.assign(name_score=[], nik_distance=[], decision=[])
-    ni = r["name_norm"].to_numpy(dtype=object)[pairs["pos_i"]]
-    nj = r["name_norm"].to_numpy(dtype=object)[pairs["pos_j"]]
-    ki = r["nik"].to_numpy(dtype=object)[pairs["pos_i"]]
-    kj = r["nik"].to_numpy(dtype=object)[pairs["pos_j"]]
-    name = process.cpdist(ni, nj, scorer=fuzz.token_sort_ratio, workers=-1)
-    nik = process.cpdist(ki, kj, scorer=OSA.distance, workers=-1)
+        return pairs.assign(name_score=pd.Series(dtype=float), nik_distance=pd.Series(dtype=int),
+                            decision=pd.Series(dtype=str))
+    name = process.cpdist(pairs["name_i"].to_numpy(object), pairs["name_j"].to_numpy(object),
+                          scorer=fuzz.token_sort_ratio, workers=-1)
+    nik = process.cpdist(pairs["nik_i"].to_numpy(object), pairs["nik_j"].to_numpy(object),
+                         scorer=OSA.distance, workers=-1)
     link = (name >= LINK_NAME) & (nik <= LINK_NIK)
     review = ~link & (((name >= REVIEW_NAME_CLOSE_NIK) & (nik <= LINK_NIK))
                       | ((name >= REVIEW_NAME_FAR_NIK) & (nik <= REVIEW_FAR_NIK)))

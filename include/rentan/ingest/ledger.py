@@ -79,21 +79,6 @@ class StandardisedFile(Base):
     processed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class PersonLink(Base):
-    """The merge ledger: which record became which person, from which night, and why.
-    A new line is written only when a record is first seen or its person changes."""
-
-    __tablename__ = "person_link"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    record_id: Mapped[str] = mapped_column(String(80), index=True)
-    person_key: Mapped[str] = mapped_column(String(64))
-    method: Mapped[str] = mapped_column(String(20))       # nik, fuzzy, reviewer
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    load_id: Mapped[str] = mapped_column(String(200))
-    linked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
 class ReviewDecision(Base):
     """A person's verdict on a pair from the review queue; it holds on every later night."""
 
