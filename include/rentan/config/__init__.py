@@ -38,6 +38,9 @@ class Programme:
     max_age_years: int
     jkm_death_benefit_idr: int
     scholarship_max_idr: int
+    # a member counts as paid up when the last month paid is at most this many months before the
+    # snapshot's month: the month in progress is not due until it ends
+    paid_up_grace_months: int = 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,18 @@ class Regency:
     def nik_prefix(self) -> str:
         """The first four NIK digits of people first registered in this regency."""
         return self.code.replace(".", "")
+
+    def population_for(self, year: int) -> tuple[int | None, int | None]:
+        """(year of the figure, working population): the latest published figure up to ``year``."""
+        known = [y for y in self.working_population if y <= year]
+        return (max(known), self.working_population[max(known)]) if known else (None, None)
+
+    def programme_months(self, year: int) -> int:
+        """Months of ``year`` in which villages pay: from the first quota's start, 12 a year after."""
+        start = self.quota_steps[0].start if self.quota_steps else None
+        if start is None or year < start.year:
+            return 0
+        return 12 - start.month + 1 if year == start.year else 12
 
     def quota_on(self, day: dt.date) -> int:
         """Quota per village in force on ``day`` (0 before the programme started)."""
@@ -113,6 +128,7 @@ def _parse(raw: dict) -> Config:
         max_age_years=int(prog["max_age_years"]),
         jkm_death_benefit_idr=int(prog["jkm_death_benefit_idr"]),
         scholarship_max_idr=int(prog["scholarship_max_idr"]),
+        paid_up_grace_months=int(prog.get("paid_up_grace_months", 1)),
     )
     branches = {
         slug: Branch(slug=slug, name=b["name"], regencies=tuple(b["regencies"]))

@@ -14,7 +14,8 @@ status:
 - ``needs_review``: in a pair a person must decide on (``rentan review``);
 - ``eligible``: to enrol; ``over_quota`` marks those past the village's quota, in order received.
 
-Outputs (silver): ``persons``, ``enrolment_candidates``, ``review_queue`` and the merge ledger
+Outputs (silver): ``persons``, ``record_persons`` (the person of each record tonight),
+``enrolment_candidates``, ``review_queue`` and the merge ledger
 ``merge_ledger`` (one Parquet file per night: which record became which person, when and why).
 Reviewers' decisions live in the ledger database (``review_decision``).
 
@@ -342,6 +343,9 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         con.execute(f"""copy (select * from candidates order by area, record_id)
                         to '{(stage / "candidates").as_posix()}'
                         (format parquet, compression zstd, partition_by (area), filename_pattern 'candidates')""")
+        # which person each record (proposal or membership) is tonight: what the marts join on
+        con.execute(f"""copy (select record_id, source, person_key, matched_by from keyed order by record_id)
+                        to '{(stage / "record_persons.parquet").as_posix()}' (format parquet, compression zstd)""")
         pq.write_table(pa.Table.from_pandas(queue, preserve_index=False), stage / "review_queue.parquet",
                        compression="zstd")
         linked_lines = _merge_ledger(con, paths, load_id, stage / "merge_ledger.parquet")
@@ -355,6 +359,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
     _publish(stage / "persons.parquet", out / "persons" / "persons.parquet")
     for part in sorted((stage / "candidates").glob("area=*")):
         _publish(next(part.glob("*.parquet")), out / "enrolment_candidates" / part.name / "candidates.parquet")
+    _publish(stage / "record_persons.parquet", out / "record_persons" / "record_persons.parquet")
     _publish(stage / "review_queue.parquet", out / "review_queue" / "review_queue.parquet")
     _publish(stage / "merge_ledger.parquet", out / "merge_ledger" / _file_name(load_id))
     shutil.rmtree(work, ignore_errors=True)

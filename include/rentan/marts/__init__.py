@@ -1,0 +1,95 @@
+"""The marts: coverage, claims and budget for analysts, published whole or not at all.
+
+``load(paths, load_id, snapshot)`` computes every mart of the snapshot in DuckDB
+(:mod:`rentan.marts.build`), writes them to staging outside ``warehouse/marts``, audits them
+with the gold Great Expectations suites (``expectations/<mart>.gold.json``), and only then
+publishes them (:mod:`rentan.marts.publish`) and refreshes the analysts' database
+``warehouse/rentan.duckdb`` (:mod:`rentan.marts.views`). An audit failure publishes nothing and
+names the mart, rule and count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+
+import pandas as pd
+
+from rentan.config import Config, load_config
+from rentan.identity import connect
+from rentan.identity.keys import secret
+from rentan.marts import build, publish, views
+from rentan.settings import DataPaths, data_paths
+
+log = logging.getLogger(__name__)
+MARTS = build.MARTS
+
+
+class AuditFailed(RuntimeError):
+    """The night's marts broke a gold rule: nothing was published."""
+
+
+@dataclass
+class Failure:
+    mart: str
+    rule: str
+    description: str
+    unexpected: int | None
+
+    def __str__(self) -> str:
+        n = f" ({self.unexpected:,} rows)" if self.unexpected else ""
+        return f"{self.mart}: {self.rule}: {self.description}{n}"
+
+
+def audit(staging, snapshot: dt.date, gx_root) -> list[Failure]:
+    """Every gold rule each staged mart breaks (none: it may be published)."""
+    from rentan.standardise.validation import Validator
+
+    validator = Validator(gx_root)
+    failures = []
+    for mart in MARTS:
+        frame = pd.read_parquet(staging / mart)
+        failures += [Failure(mart, *f) for f in validator.check(f"{mart}.gold", snapshot.isoformat(), frame)]
+    return failures
+
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None) -> dict:
+    paths = paths or data_paths()
+    config = config or load_config()
+    build_id = re.sub(r"[^A-Za-z0-9_.-]", "_", load_id)[:80]
+    work = paths.work / "marts" / f"{snapshot.isoformat()}-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    staging = work / "staging"
+    staging.mkdir(parents=True)
+    con = connect(work)
+    try:
+        build.build(con, paths, config, snapshot, secret())
+        counts = build.write(con, staging)
+    finally:
+        con.close()
+    failures = audit(staging, snapshot, paths.root / "gx")
+    if failures:
+        raise AuditFailed(f"the marts of {snapshot} were not published; {len(failures)} gold rule(s) broken:\n  "
+                          + "\n  ".join(map(str, failures)) + f"\nstaged files kept for inspection in {staging}")
+    files = {f"{m}/{p.name}": {"rows": counts[m], "sha256": _sha256(p)}
+             for m in MARTS for p in sorted((staging / m).glob("*.parquet"))}
+    version = publish.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
+    db = views.refresh(paths.warehouse)
+    shutil.rmtree(work, ignore_errors=True)
+    report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "version": version.name,
+              "rows": counts, "database": str(db)}
+    log.info("marts %s published: %s", snapshot, counts)
+    return report

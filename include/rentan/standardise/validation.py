@@ -161,6 +161,31 @@ class Validator:
         failures = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
         return Outcome(suite=suite_name, failures=failures)
 
+    def check(self, suite_name: str, batch_name: str, df: pd.DataFrame) -> list[tuple[str, str, int | None]]:
+        """Table and column rules alike: (rule, description, unexpected rows) of each that fails."""
+        suite = self._suite(suite_name)
+        asset_name = f"{suite_name}.{batch_name}"
+        try:
+            asset = self.source.get_asset(asset_name)
+        except LookupError:
+            asset = self.source.add_dataframe_asset(asset_name)
+        batch_def = asset.add_batch_definition_whole_dataframe(f"{asset_name}.whole") if not asset.batch_definitions \
+            else asset.batch_definitions[0]
+        vd = self.context.validation_definitions.add_or_update(
+            self._gx.ValidationDefinition(name=asset_name, data=batch_def, suite=suite))
+        result = vd.run(batch_parameters={"dataframe": df.reset_index(drop=True)},
+                        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0})
+        failed = []
+        for r in result.results:
+            if r.success and not _raised(r):
+                continue
+            meta = r.expectation_config.meta or {}
+            desc = r.expectation_config.description or r.expectation_config.type
+            if _raised(r):
+                desc += f" (could not run: {r.exception_info})"
+            failed.append((meta.get("rule", r.expectation_config.type), desc, (r.result or {}).get("unexpected_count")))
+        return failed
+
     def build_docs(self) -> Path:
         self.context.build_data_docs(site_names=["local"])
         return self.root / "data_docs" / "index.html"

@@ -1,0 +1,281 @@
+"""The marts of one snapshot, computed in DuckDB from silver and the identity stage's outputs.
+
+Every figure is counted here from rows, never copied from a report: coverage is active
+participants over the working population of configuration. No mart carries a NIK, KPJ, name or
+birth date: people appear as their person key and an age band (each mart's exact column set is a
+gold expectation, so a new column cannot slip through unreviewed).
+
+Which rows describe the snapshot: for the BPJS extracts and budgets, which arrive again and again
+and overlap, the latest row of each member (KPJ), claim (claim number) and village budget
+(village, fiscal year), by the time its file was received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from rentan.config import Config
+from rentan.identity.keys import hmac_sql_pads
+from rentan.ingest.ledger import Ledger
+from rentan.reference import villages as reference_villages
+from rentan.settings import DataPaths
+
+MARTS = ("coverage_village", "coverage_regency", "claims_monthly", "budget_village",
+         "dim_village", "dim_person", "fact_enrolment", "fact_membership", "fact_claim")
+AGE_BAND = """case when {age} is null then 'unknown' when {age} < 25 then '<25' when {age} < 35 then '25-34'
+                   when {age} < 45 then '35-44' when {age} < 55 then '45-54' when {age} < 65 then '55-64'
+                   else '65+' end"""
+
+
+def _glob(paths: DataPaths, layer: str, table: str) -> str | None:
+    base = paths.warehouse / layer / table
+    if not base.exists() or not any(base.rglob("*.parquet")):
+        return None
+    return (base / "**" / "*.parquet").as_posix()
+
+
+def _read(paths: DataPaths, layer: str, table: str, empty: str) -> str:
+    """A FROM clause over a silver table, or an empty relation of the given columns when nothing
+    has arrived yet (a night before the first claims extract still builds its other marts)."""
+    g = _glob(paths, layer, table)
+    if g is None:
+        return f"(select * from (values {empty}) where false)"
+    return f"read_parquet('{g}', hive_partitioning = true, union_by_name = true)"
+
+
+def _dimensions(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.date, ledger: Ledger) -> None:
+    regs = list(config.regencies.values())
+    v = reference_villages([r.code for r in regs], desa_only=True)
+    by_code = {r.code: r for r in regs}
+    v = v.assign(
+        regency=v["regency_code"].map(lambda c: by_code[c].slug),
+        regency_name=v["regency_code"].map(lambda c: by_code[c].name),
+        branch=v["regency_code"].map(lambda c: by_code[c].branch),
+        village_word=v["regency_code"].map(lambda c: by_code[c].village_word),
+        quota=v["regency_code"].map(lambda c: by_code[c].quota_on(snapshot)).astype("int64"),
+    ).rename(columns={"code": "village_code", "name": "village_name"}).drop(columns="kind")
+    con.register("_villages", v)
+    con.execute("create table dim_village as select * from _villages order by village_code")
+
+    rows = []
+    for r in regs:
+        year, population = r.population_for(snapshot.year)
+        rows.append({"regency": r.slug, "regency_code": r.code, "regency_name": r.name, "branch": r.branch,
+                     "working_population": population, "population_year": year,
+                     "submission_deadline": r.submission_deadline})
+    con.register("_regencies", pd.DataFrame(rows).astype({"working_population": "Int64", "population_year": "Int64"}))
+    con.execute("create table regencies as select * from _regencies")
+    con.register("_served", pd.DataFrame([(b.slug, config.regencies[s].code, len(b.regencies))
+                                          for b in config.branches.values() for s in b.regencies],
+                                         columns=["branch", "regency_code", "regencies_served"]))
+    con.execute("create table served as select * from _served")
+    months = [(r.code, y, r.programme_months(y)) for r in regs for y in range(2015, snapshot.year + 2)]
+    con.register("_months", pd.DataFrame(months, columns=["regency_code", "fiscal_year", "months"]))
+    con.execute("create table programme_months as select * from _months")
+    files = pd.DataFrame([(e.sha256, e.received_at) for e in ledger.entries() if e.status == "loaded"],
+                         columns=["file_sha256", "received_at"]).drop_duplicates("file_sha256")
+    files["received_at"] = pd.to_datetime(files["received_at"], utc=True)
+    con.register("_files", files)
+    con.execute("create table files as select * from _files")
+
+
+def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date, key: bytes) -> None:
+    inner, outer = hmac_sql_pads(key)
+    grace = config.programme.paid_up_grace_months
+    paid_up_from = (pd.Timestamp(snapshot).to_period("M") - grace).to_timestamp().date()
+    rp = _read(paths, "silver", "record_persons", "('', '')) t(record_id, person_key")
+    cand = _read(paths, "silver", "enrolment_candidates", "(" + ", ".join(["NULL"] * 17) + ")) t(area, record_id, "
+                 "person_key, source_file, row_number, village_code, district_code, regency_code, funding_source, "
+                 "status, reason, duplicate_of, duplicate_of_village, matched_by, age, quota, over_quota")
+    con.execute(f"""
+        create table fact_enrolment as
+        select record_id, person_key, village_code, district_code, regency_code, c.area as regency, funding_source,
+               status, reason, duplicate_of, matched_by, {AGE_BAND.format(age='c.age')} as age_band,
+               over_quota, quota_rank::integer as quota_rank
+        from {cand} c order by record_id""")
+    mem = _read(paths, "silver", "membership",
+                "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)) t(area, kpj, nik, segment, status, "
+                "last_paid_month, registered_on, payer_village_code, file_sha256")
+    con.execute(f"""
+        create table members as
+        with m as (
+            select m.*, f.received_at from {mem} m left join files f using (file_sha256) where m.kpj is not null
+        ), latest as (
+            select * from m qualify row_number() over (partition by kpj order by received_at desc nulls last,
+                                                      file_sha256 desc) = 1
+        )
+        select l.*, l.area as branch, rp.person_key,
+               coalesce(sp.regency_code, sn.regency_code, s1.regency_code) as regency_code,
+               l.status = 'AKTIF' and l.last_paid_month >= DATE '{paid_up_from.isoformat()}' as paid_up
+        from latest l
+        left join (select record_id, person_key from {rp}) rp on rp.record_id = 'kpj:' || l.kpj
+        left join served sp on sp.branch = l.area and sp.regency_code = left(l.payer_village_code, 5)
+        left join served sn on sn.branch = l.area
+             and sn.regency_code = substr(l.nik, 1, 2) || '.' || substr(l.nik, 3, 2)
+        left join served s1 on s1.branch = l.area and s1.regencies_served = 1""")
+    con.execute("""
+        create table fact_membership as
+        select person_key, branch, regency_code, segment, status, paid_up, last_paid_month, registered_on,
+               payer_village_code
+        from members order by branch, person_key, registered_on""")
+    clm = _read(paths, "silver", "claims",
+                "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)) t(area, claim_no, kpj, nik, claim_type, "
+                "incident_date, paid_date, amount_idr, beneficiary, file_sha256")
+    con.execute(f"""
+        create table claims as
+        with c as (
+            select c.*, f.received_at from {clm} c left join files f using (file_sha256)
+        )
+        select c.*, c.area as branch,
+               left(sha256($outer || unhex(sha256($inner || encode(c.branch_claim)))), 32) as claim_key,
+               coalesce(m.person_key, left(sha256($outer || unhex(sha256($inner || encode(c.nik)))), 32)) as person_key,
+               coalesce(m.regency_code, sn.regency_code, s1.regency_code) as regency_code
+        from (select *, area || ':' || claim_no as branch_claim from c
+              qualify row_number() over (partition by area, claim_no order by received_at desc nulls last,
+                                         file_sha256 desc) = 1) c
+        left join members m on m.kpj = c.kpj
+        left join served sn on sn.branch = c.area and sn.regency_code = substr(c.nik, 1, 2) || '.' || substr(c.nik, 3, 2)
+        left join served s1 on s1.branch = c.area and s1.regencies_served = 1""", {"inner": inner, "outer": outer})
+    con.execute("""
+        create table fact_claim as
+        select claim_key, person_key, branch, regency_code, claim_type, incident_date, paid_date, amount_idr
+        from claims order by claim_key""")
+    persons = _read(paths, "silver", "persons", "(NULL, NULL, NULL, NULL, NULL)) t(person_key, niks, proposals, "
+                    "memberships, birth_date")
+    age = (f"year(DATE '{snapshot}') - year(birth_date) - case when month(birth_date) > {snapshot.month} or "
+           f"(month(birth_date) = {snapshot.month} and day(birth_date) > {snapshot.day}) then 1 else 0 end")
+    con.execute(f"""
+        create table dim_person as
+        select person_key, {AGE_BAND.format(age=age)} as age_band, niks::integer as niks,
+               proposals::integer as proposals, memberships::integer as memberships
+        from {persons} order by person_key""")
+    sub_q = _read(paths, "quarantine", "submissions", "(NULL, NULL)) t(village_code, file_sha256")
+    sub_s = _read(paths, "silver", "submissions", "(NULL, NULL)) t(village_code, file_sha256")
+    con.execute(f"""
+        create table proposals as
+        select p.village_code, p.valid, f.received_at
+        from (select village_code, file_sha256, true as valid from {sub_s}
+              union all select village_code, file_sha256, false from {sub_q}) p
+        left join files f using (file_sha256)""")
+    bud = _read(paths, "silver", "budget", "(NULL, NULL, NULL, NULL, NULL, NULL, NULL)) t(village_code, fiscal_year, "
+                "add_total_idr, contribution_budget_idr, workers_budgeted, realised_idr, file_sha256")
+    con.execute(f"""
+        create table budget as
+        select b.* from (select b.*, f.received_at from {bud} b left join files f using (file_sha256)) b
+        where village_code is not null and fiscal_year is not null
+        qualify row_number() over (partition by village_code, fiscal_year
+                                   order by received_at desc nulls last, file_sha256 desc) = 1""")
+
+
+def _aggregates(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.date) -> None:
+    monthly = config.programme.rates.monthly_idr
+    con.execute("""
+        create table coverage_village as
+        with prop as (
+            select village_code, count(*) as proposed, min(received_at) as first_received
+            from proposals where village_code is not null group by all
+        ), cand as (
+            select village_code, count(*) as valid,
+                   count(*) filter (where status = 'duplicate') as duplicates,
+                   count(*) filter (where status = 'ineligible') as ineligible,
+                   count(*) filter (where status = 'needs_review') as needs_review,
+                   count(*) filter (where status = 'already_covered') as already_covered,
+                   count(*) filter (where status = 'already_enrolled') as already_enrolled,
+                   count(*) filter (where status = 'eligible') as eligible,
+                   count(*) filter (where status = 'eligible' and over_quota) as over_quota
+            from fact_enrolment group by all
+        ), enr as (
+            select payer_village_code as village_code,
+                   count(distinct coalesce(person_key, kpj)) as enrolled,
+                   count(distinct coalesce(person_key, kpj)) filter (where paid_up) as active
+            from members where segment = 'BPU' and status = 'AKTIF' and payer_village_code is not null group by all
+        )
+        select v.regency_code, v.regency, v.regency_name, v.district_code, v.district_name, v.village_code,
+               v.village_name, v.village_word, v.branch, v.quota,
+               coalesce(p.proposed, 0) as proposed, coalesce(c.valid, 0) as valid,
+               coalesce(c.duplicates, 0) as duplicates, coalesce(c.ineligible, 0) as ineligible,
+               coalesce(c.needs_review, 0) as needs_review, coalesce(c.eligible, 0) as eligible,
+               coalesce(c.over_quota, 0) as over_quota, coalesce(c.already_covered, 0) as already_covered,
+               coalesce(c.already_enrolled, 0) as already_enrolled,
+               coalesce(e.enrolled, 0) as enrolled, coalesce(e.active, 0) as active,
+               coalesce(e.enrolled, 0) >= v.quota and v.quota > 0 as quota_met,
+               case when r.submission_deadline is null then p.first_received is not null
+                    else coalesce(timezone('Asia/Jakarta', p.first_received)::date <= r.submission_deadline, false)
+               end as submitted,
+               timezone('Asia/Jakarta', p.first_received)::date as first_submitted_on
+        from dim_village v
+        join regencies r using (regency)
+        left join prop p using (village_code) left join cand c using (village_code) left join enr e using (village_code)
+        order by v.village_code""")
+    con.execute("""
+        create table coverage_regency as
+        with act as (
+            select regency_code,
+                   count(distinct coalesce(person_key, kpj)) as active_participants,
+                   count(distinct coalesce(person_key, kpj)) filter (where segment = 'PU') as pu_active,
+                   count(distinct coalesce(person_key, kpj)) filter (where segment = 'BPU') as bpu_active
+            from members where status = 'AKTIF' and regency_code is not null group by all
+        ), vil as (
+            select regency_code, count(*) as villages, count(*) filter (where submitted) as villages_submitted,
+                   count(*) filter (where quota_met) as villages_quota_met, sum(quota) as vulnerable_quota,
+                   sum(enrolled) as vulnerable_enrolled, sum(active) as vulnerable_active,
+                   sum(proposed) as proposed, sum(eligible) as eligible
+            from coverage_village group by all
+        )
+        select r.regency_code, r.regency, r.regency_name, r.branch, r.working_population, r.population_year,
+               coalesce(a.active_participants, 0) as active_participants,
+               round(100.0 * coalesce(a.active_participants, 0) / nullif(r.working_population, 0), 2) as coverage_pct,
+               coalesce(a.pu_active, 0) as pu_active, coalesce(a.bpu_active, 0) as bpu_active,
+               v.villages, v.villages_submitted, v.villages_quota_met,
+               v.vulnerable_quota::bigint as vulnerable_quota, v.vulnerable_enrolled::bigint as vulnerable_enrolled,
+               v.vulnerable_active::bigint as vulnerable_active, v.proposed::bigint as proposed,
+               v.eligible::bigint as eligible, r.submission_deadline
+        from regencies r left join act a using (regency_code) left join vil v using (regency_code)
+        order by r.regency_code""")
+    con.execute("""
+        create table claims_monthly as
+        select date_trunc('month', paid_date)::date as month, branch, regency_code, claim_type,
+               count(*) as claims, sum(amount_idr)::bigint as amount_idr,
+               count(distinct beneficiary) filter (where claim_type = 'BEASISWA') as scholarship_children,
+               coalesce(sum(amount_idr) filter (where claim_type = 'BEASISWA'), 0)::bigint as scholarship_amount_idr
+        from claims where paid_date is not null group by all order by all""")
+    con.execute(f"""
+        create table budget_village as
+        select b.fiscal_year::integer as fiscal_year, v.regency_code, v.regency, v.district_code, v.village_code,
+               v.village_name, b.add_total_idr::bigint as add_total_idr,
+               b.contribution_budget_idr::bigint as contribution_budget_idr,
+               b.workers_budgeted::bigint as workers_budgeted, cv.enrolled, pm.months,
+               (cv.enrolled * {monthly} * pm.months)::bigint as contribution_required_idr,
+               b.realised_idr::bigint as realised_idr,
+               ((cv.enrolled * {monthly} * pm.months) - coalesce(b.contribution_budget_idr, 0))::bigint as gap_idr
+        from budget b
+        join dim_village v using (village_code)
+        join coverage_village cv using (village_code)
+        left join programme_months pm on pm.regency_code = v.regency_code and pm.fiscal_year = b.fiscal_year
+        order by b.fiscal_year, v.village_code""")
+
+
+def build(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date, key: bytes) -> None:
+    """Create one table per mart (``MARTS``) in ``con``."""
+    ledger = Ledger(paths.ledger_url)
+    try:
+        _dimensions(con, config, snapshot, ledger)
+    finally:
+        ledger.dispose()
+    _facts(con, paths, config, snapshot, key)
+    _aggregates(con, config, snapshot)
+
+
+def write(con: duckdb.DuckDBPyConnection, staging: Path) -> dict[str, int]:
+    """Each mart as ``<staging>/<mart>/part-0.parquet``; returns the row counts."""
+    counts = {}
+    for name in MARTS:
+        target = staging / name
+        target.mkdir(parents=True, exist_ok=True)
+        con.execute(f"copy {name} to '{(target / 'part-0.parquet').as_posix()}' (format parquet, compression zstd)")
+        counts[name] = con.execute(f"select count(*) from {name}").fetchall()[0][0]
+    return counts
