@@ -232,7 +232,7 @@ def _candidates(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, snapshot: 
                         when in_review then 'needs_review' else 'eligible' end as status,
                    case when is_dup then 'duplicate_' || dup_kind when pu then 'active_pu'
                         when bpu_other then 'double_funding' when bpu_here then 'bpu_paid_by_this_village'
-                        when coalesce(age >= {max_age}, false) then 'age_{max_age}_plus'
+                        when coalesce(age >= {max_age}, false) then 'age_limit'
                         when in_review then 'possible_same_person' end as reason
             from flagged
         ), ranked as (
