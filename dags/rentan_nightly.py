@@ -25,8 +25,10 @@ Every night, for every configured regency and BPJS TK branch:
    **validation_gate** fails, naming file, rule and counts, when a file was held back whole.
 3. **identity**: one person, one record (NIK, then fuzzy name + birth date for mistyped NIKs);
    each proposal eligible, duplicate, already covered, ineligible or needs review ("tidak double").
-4. **marts**: coverage, claims and budget marts, published atomically.
-5. **exports**: the reconciled package for each BPJS branch.
+4. **marts**: coverage, claims and budget marts for analysts, written to staging, audited with the
+   gold suites, then published with one atomic switch; `warehouse/rentan.duckdb` holds the views.
+5. **exports**: the reconciled package for each BPJS branch, under
+   `exports/bpjs/<branch>/<snapshot_date>/` with its manifest; a branch gets only its own regencies.
 
 Data root: `RENTAN_DATA`. Run-time knobs: `snapshot_date` (the day the run describes; default
 the end of its data interval), `areas` (limit the run to some regencies or branches; empty: all).
@@ -92,16 +94,16 @@ def rentan_nightly():
         return run_identity(load_id=run_id, snapshot=snapshot_date(params["snapshot_date"], data_interval_end, logical_date))
 
     @task
-    def marts(resolved: dict) -> dict:
-        from rentan.pipeline import not_built
+    def marts(resolved: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+        from rentan.pipeline import run_marts, snapshot_date
 
-        return not_built("marts")
+        return run_marts(load_id=run_id, snapshot=snapshot_date(params["snapshot_date"], data_interval_end, logical_date))
 
     @task
-    def exports(published: dict) -> dict:
-        from rentan.pipeline import not_built
+    def exports(published: dict, run_id=None) -> dict:
+        from rentan.pipeline import run_exports
 
-        return not_built("exports")
+        return run_exports(load_id=run_id, published=published)
 
     standardised = standardise(ingest())
     # a held-back file fails the gate (and the run shows red) while the night goes on without it

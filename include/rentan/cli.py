@@ -14,7 +14,12 @@ from rentan.settings import data_paths
 def _sample(args) -> int:
     from rentan.sample import generate
 
-    summary = generate(data_paths(args.data).root, seed=args.seed, scale=args.scale)
+    if args.scenario == "reports":
+        from rentan.sample.scenario import generate_reports
+
+        summary = generate_reports(data_paths(args.data).root, seed=args.seed)
+    else:
+        summary = generate(data_paths(args.data).root, seed=args.seed, scale=args.scale)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -64,6 +69,40 @@ def _review(args) -> int:
     return 0
 
 
+def _marts(args) -> int:
+    from rentan.marts import load
+
+    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    snapshot = dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+    print(json.dumps(load(data_paths(args.data), load_id=load_id, snapshot=snapshot), indent=2))
+    return 0
+
+
+def _export(args) -> int:
+    from rentan.exports.bpjs import export
+
+    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    snapshot = dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+    report = export(data_paths(args.data), load_id=load_id, snapshot=snapshot, branches=args.branch or None)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _query(args) -> int:
+    from rentan.marts.views import DATABASE, query
+
+    warehouse = data_paths(args.data).warehouse
+    if not (warehouse / DATABASE).exists():
+        print(f"no analysts' database at {warehouse / DATABASE}: no marts have been published yet", file=sys.stderr)
+        return 1
+    rel = query(warehouse, args.sql)
+    if args.csv:
+        rel.to_df().to_csv(sys.stdout, index=False)
+    else:
+        rel.show(max_width=200, max_rows=args.max_rows)
+    return 0
+
+
 def _summary(args) -> int:
     from rentan.report import summary
 
@@ -81,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=20250701)
     p.add_argument("--scale", type=float, default=1.0,
                    help="1 = three regencies at realistic volume; larger grows toward national size")
+    p.add_argument("--scenario", choices=["default", "reports"], default="default",
+                   help="reports: clean inputs that follow the news reports' figures (see README)")
     p.set_defaults(func=_sample)
 
     p = sub.add_parser("ingest", help="load new landing files into bronze (what the DAG's ingest task does)")
@@ -105,6 +146,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--by", default="reviewer")
     p.add_argument("--note")
     p.set_defaults(func=_review)
+
+    p = sub.add_parser("marts", help="build, audit and publish the marts of a snapshot (the DAG's marts task)")
+    p.add_argument("--load-id")
+    p.add_argument("--snapshot", help="the day the run describes, YYYY-MM-DD (default: today)")
+    p.set_defaults(func=_marts)
+
+    p = sub.add_parser("export", help="write the branches' packages of a published snapshot (the DAG's exports task)")
+    p.add_argument("--load-id")
+    p.add_argument("--snapshot", help="the snapshot, YYYY-MM-DD (default: today)")
+    p.add_argument("--branch", action="append", help="only this branch slug (repeatable)")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("query", help='run SQL on the analysts\' database, e.g. rentan query "from coverage_regency"')
+    p.add_argument("sql")
+    p.add_argument("--csv", action="store_true", help="print csv instead of a table")
+    p.add_argument("--max-rows", type=int, default=100)
+    p.set_defaults(func=_query)
 
     p = sub.add_parser("summary", help="print what was received and loaded")
     p.set_defaults(func=_summary)

@@ -50,7 +50,14 @@ def run_identity(load_id: str, snapshot: dt.date) -> dict:
     return resolve(data_paths(), load_id=load_id, snapshot=snapshot)
 
 
-def not_built(stage: str) -> dict:
-    """A stage whose code has not landed yet: it says so and writes nothing."""
-    log.info("stage %s: not built yet; nothing written", stage)
-    return {"stage": stage, "built": False}
+def run_marts(load_id: str, snapshot: dt.date) -> dict:
+    from rentan.marts import load
+
+    return load(data_paths(), load_id=load_id, snapshot=snapshot)
+
+
+def run_exports(load_id: str, published: dict) -> dict:
+    """The branch packages of the snapshot the marts task published."""
+    from rentan.exports.bpjs import export
+
+    return export(data_paths(), load_id=load_id, snapshot=dt.date.fromisoformat(published["snapshot"]))

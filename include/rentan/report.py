@@ -109,6 +109,7 @@ def summary(paths: DataPaths) -> str:
         for area, status, n, over in rows:
             extra = f"  ({over:,} past the village quota)" if over else ""
             w(f"  {area:<16} {status:<18} {n:>7,}{extra}")
+    out += coverage_lines(paths)
     bad = [e for e in entries if e.status != LOADED]
     if bad:
         w("")
@@ -125,8 +126,43 @@ def summary(paths: DataPaths) -> str:
     w(f"  Data Docs   {paths.root / 'gx' / 'data_docs' / 'index.html'}")
     w(f"  candidates  {paths.warehouse / 'silver' / 'enrolment_candidates'}/area=<regency>/candidates.parquet")
     w("  review      rentan review   (the pairs a person must decide on)")
+    w(f"  marts       {paths.warehouse / 'marts'}/<mart>/snapshot_date=<date>/*.parquet")
+    w(f"  analysts    duckdb {paths.warehouse / 'rentan.duckdb'} -c \"from coverage_regency\"   (or: rentan query)")
+    w(f"  exports     {paths.exports / 'bpjs'}/<branch>/<snapshot_date>/ (manifest.json lists the files)")
     w(f"  ledger      {paths.ledger_url}")
     w("Query bronze with DuckDB, for example:")
     w(f"  duckdb -c \"select area, count(*) from read_parquet('{bronze_glob(paths, 'submissions')}', "
       "hive_partitioning=true) group by all\"")
     return "\n".join(out)
+
+
+def coverage_lines(paths: DataPaths) -> list[str]:
+    """The coverage table per regency, read from the published marts, and the villages that have
+    not submitted by their regency's deadline."""
+    db = paths.warehouse / "rentan.duckdb"
+    if not db.exists():
+        return []
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        snap = con.execute("select max(snapshot_date) from snapshots").fetchall()[0][0]
+        rows = con.execute("""select regency, working_population, active_participants, coverage_pct, villages,
+                                     villages_submitted, vulnerable_quota, vulnerable_enrolled, vulnerable_active
+                              from coverage_regency order by regency_code""").fetchall()
+        missing = con.execute("""select regency, count(*), string_agg(village_name, ', ' order by village_code)
+                                 from villages_missing group by all order by 1""").fetchall()
+        deadline = dict(con.execute("select regency, submission_deadline from coverage_regency").fetchall())
+    finally:
+        con.close()
+    out = ["", f"Coverage per regency (published marts, snapshot {snap})",
+           f"  {'regency':<16} {'workers':>9} {'active':>8} {'coverage':>9} {'villages':>9} {'submitted':>10} "
+           f"{'quota':>7} {'enrolled':>9} {'paid up':>8}"]
+    for reg, pop, act, pct, vil, sub, quota, enr, paid in rows:
+        pct_s = f"{pct:.2f}%" if pct is not None else "n/a"
+        pop_s = f"{pop:,}" if pop is not None else "n/a"
+        out.append(f"  {reg:<16} {pop_s:>9} {act:>8,} {pct_s:>9} {vil:>9,} {sub:>10,} {quota:>7,} {enr:>9,} {paid:>8,}")
+    out.append("  (coverage = active participants / working population; n/a: no population figure configured)")
+    for reg, n, names in missing:
+        when = f"by the deadline {deadline[reg]}" if deadline.get(reg) else "yet"
+        shown = names if len(names) <= 300 else names[:300].rsplit(", ", 1)[0] + ", ..."
+        out.append(f"  {reg}: {n} villages have not submitted {when}: {shown}")
+    return out

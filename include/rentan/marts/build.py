@@ -39,11 +39,13 @@ def _glob(paths: DataPaths, layer: str, table: str) -> str | None:
 
 
 def _read(paths: DataPaths, layer: str, table: str, empty: str) -> str:
-    """A FROM clause over a silver table, or an empty relation of the given columns when nothing
-    has arrived yet (a night before the first claims extract still builds its other marts)."""
+    """A FROM clause over a silver table, or an empty relation of the given typed columns
+    (``"name type, ..."``) when nothing has arrived yet: a night before the first claims extract
+    still builds its other marts."""
     g = _glob(paths, layer, table)
     if g is None:
-        return f"(select * from (values {empty}) where false)"
+        cols = ", ".join(f"NULL::{t} as {c}" for c, t in (x.strip().split() for x in empty.split(",")))
+        return f"(select {cols} where false)"
     return f"read_parquet('{g}', hive_partitioning = true, union_by_name = true)"
 
 
@@ -87,10 +89,12 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
     inner, outer = hmac_sql_pads(key)
     grace = config.programme.paid_up_grace_months
     paid_up_from = (pd.Timestamp(snapshot).to_period("M") - grace).to_timestamp().date()
-    rp = _read(paths, "silver", "record_persons", "('', '')) t(record_id, person_key")
-    cand = _read(paths, "silver", "enrolment_candidates", "(" + ", ".join(["NULL"] * 17) + ")) t(area, record_id, "
-                 "person_key, source_file, row_number, village_code, district_code, regency_code, funding_source, "
-                 "status, reason, duplicate_of, duplicate_of_village, matched_by, age, quota, over_quota")
+    rp = _read(paths, "silver", "record_persons", "record_id varchar, person_key varchar")
+    cand = _read(paths, "silver", "enrolment_candidates",
+                 "area varchar, record_id varchar, person_key varchar, source_file varchar, row_number integer, "
+                 "village_code varchar, district_code varchar, regency_code varchar, funding_source varchar, "
+                 "status varchar, reason varchar, duplicate_of varchar, duplicate_of_village varchar, "
+                 "matched_by varchar, age integer, quota integer, quota_rank integer, over_quota boolean")
     con.execute(f"""
         create table fact_enrolment as
         select record_id, person_key, village_code, district_code, regency_code, c.area as regency, funding_source,
@@ -98,8 +102,8 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
                over_quota, quota_rank::integer as quota_rank
         from {cand} c order by record_id""")
     mem = _read(paths, "silver", "membership",
-                "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)) t(area, kpj, nik, segment, status, "
-                "last_paid_month, registered_on, payer_village_code, file_sha256")
+                "area varchar, kpj varchar, nik varchar, segment varchar, status varchar, last_paid_month date, "
+                "registered_on date, payer_village_code varchar, file_sha256 varchar")
     con.execute(f"""
         create table members as
         with m as (
@@ -123,8 +127,8 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
                payer_village_code
         from members order by branch, person_key, registered_on""")
     clm = _read(paths, "silver", "claims",
-                "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)) t(area, claim_no, kpj, nik, claim_type, "
-                "incident_date, paid_date, amount_idr, beneficiary, file_sha256")
+                "area varchar, claim_no varchar, kpj varchar, nik varchar, claim_type varchar, incident_date date, "
+                "paid_date date, amount_idr bigint, beneficiary varchar, file_sha256 varchar")
     con.execute(f"""
         create table claims as
         with c as (
@@ -144,8 +148,8 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
         create table fact_claim as
         select claim_key, person_key, branch, regency_code, claim_type, incident_date, paid_date, amount_idr
         from claims order by claim_key""")
-    persons = _read(paths, "silver", "persons", "(NULL, NULL, NULL, NULL, NULL)) t(person_key, niks, proposals, "
-                    "memberships, birth_date")
+    persons = _read(paths, "silver", "persons", "person_key varchar, niks bigint, proposals bigint, "
+                    "memberships bigint, birth_date date")
     age = (f"year(DATE '{snapshot}') - year(birth_date) - case when month(birth_date) > {snapshot.month} or "
            f"(month(birth_date) = {snapshot.month} and day(birth_date) > {snapshot.day}) then 1 else 0 end")
     con.execute(f"""
@@ -153,16 +157,16 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
         select person_key, {AGE_BAND.format(age=age)} as age_band, niks::integer as niks,
                proposals::integer as proposals, memberships::integer as memberships
         from {persons} order by person_key""")
-    sub_q = _read(paths, "quarantine", "submissions", "(NULL, NULL)) t(village_code, file_sha256")
-    sub_s = _read(paths, "silver", "submissions", "(NULL, NULL)) t(village_code, file_sha256")
+    sub_q = _read(paths, "quarantine", "submissions", "village_code varchar, file_sha256 varchar")
+    sub_s = _read(paths, "silver", "submissions", "village_code varchar, file_sha256 varchar")
     con.execute(f"""
         create table proposals as
         select p.village_code, p.valid, f.received_at
         from (select village_code, file_sha256, true as valid from {sub_s}
               union all select village_code, file_sha256, false from {sub_q}) p
         left join files f using (file_sha256)""")
-    bud = _read(paths, "silver", "budget", "(NULL, NULL, NULL, NULL, NULL, NULL, NULL)) t(village_code, fiscal_year, "
-                "add_total_idr, contribution_budget_idr, workers_budgeted, realised_idr, file_sha256")
+    bud = _read(paths, "silver", "budget", "village_code varchar, fiscal_year integer, add_total_idr bigint, "
+                "contribution_budget_idr bigint, workers_budgeted bigint, realised_idr bigint, file_sha256 varchar")
     con.execute(f"""
         create table budget as
         select b.* from (select b.*, f.received_at from {bud} b left join files f using (file_sha256)) b
