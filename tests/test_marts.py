@@ -1,0 +1,229 @@
+"""Marts and branch exports on a small night of real files, checked against numbers worked out by
+hand; publishing that survives a kill; xlsx exports as a branch opens them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import openpyxl
+import pytest
+
+from rentan.exports.bpjs import export
+from rentan.identity import resolve
+from rentan.ingest import ingest
+from rentan.marts import AuditFailed, load
+from rentan.settings import data_paths
+from rentan.standardise import standardise
+from tests.test_identity import AWAY, HOME, N_BPU_HERE, SNAPSHOT, night, nik  # noqa: F401 - night is a fixture
+from tests.test_standardise import HEADER, write_xlsx
+
+HOME_CODE = HOME["code"]
+INJECTED_ADDRESS = '=HYPERLINK("http://contoh.invalid","klik")'
+
+
+def _sql(sql: str) -> list[tuple]:
+    with duckdb.connect() as con:
+        return con.execute(sql).fetchall()
+
+
+def _one(root, mart: str, where: str = "true") -> dict:
+    with duckdb.connect() as con:
+        rel = con.execute(f"select * from read_parquet('{root}/warehouse/marts/{mart}/*/*.parquet', "
+                          f"hive_partitioning=true) where {where}")
+        cols = [d[0] for d in rel.description]
+        rows = rel.fetchall()
+    assert len(rows) == 1, (mart, where, rows)
+    return dict(zip(cols, rows[0]))
+
+
+@pytest.fixture
+def full_night(night):
+    """The identity fixture's night, plus a budget, a claims extract delivered twice (overlapping)
+    and a village file whose address would run as a formula."""
+    land = night / "landing"
+    (land / "budget/lahat").mkdir(parents=True)
+    (land / "budget/lahat/apbdes_2025.csv").write_text(
+        "KODE DESA,NAMA DESA,TAHUN ANGGARAN,PAGU ADD,ANGGARAN IURAN BPJS TK,JUMLAH PEKERJA DIANGGARKAN,REALISASI\n"
+        f"{HOME_CODE},{HOME['name']},2025,500000000,20160000,100,1680000\n")
+    (land / "claims/lahat").mkdir(parents=True)
+    head = "NO KLAIM,KPJ,NIK,JENIS KLAIM,TGL KEJADIAN,TGL BAYAR,NOMINAL,PENERIMA\n"
+    first = (f"K-001,33333333333,{N_BPU_HERE},JKM,02-03-2025,20-03-2025,42000000,SITI SUSILO\n"
+             f"K-002,33333333333,{N_BPU_HERE},BEASISWA,02-03-2025,25-03-2025,1500000,ANAK PERTAMA\n")
+    (land / "claims/lahat/klaim_2025_03.csv").write_text(head + first)
+    # the next extract repeats March (K-002 corrected) and adds April
+    (land / "claims/lahat/klaim_2025_04.csv").write_text(
+        head + f"K-002,33333333333,{N_BPU_HERE},BEASISWA,02-03-2025,25-03-2025,1600000,ANAK PERTAMA\n"
+        f"K-003,33333333333,{N_BPU_HERE},BEASISWA,02-03-2025,10-04-2025,1500000,ANAK KEDUA\n")
+    os.utime(land / "claims/lahat/klaim_2025_03.csv", (1_743_000_000, 1_743_000_000))
+    os.utime(land / "claims/lahat/klaim_2025_04.csv", (1_745_000_000, 1_745_000_000))
+    write_xlsx(land / "submissions/lahat/tanjung-sakti-pumi/usulan_alamat.xlsx", HEADER + ["ALAMAT"], [
+        [1, nik(21, 1, 92, 300), "Siti Rahma", "21-01-1992", "P", HOME["name"], HOME["district_name"], "ADD",
+         INJECTED_ADDRESS]], title=False)
+    paths = data_paths(night)
+    ingest(paths, load_id="n2")
+    standardise(paths, load_id="n2", today=SNAPSHOT)
+    resolve(paths, load_id="n2", snapshot=SNAPSHOT)
+    return night
+
+
+def test_marts_equal_numbers_worked_out_by_hand(full_night):
+    load(data_paths(full_night), load_id="n2", snapshot=SNAPSHOT)
+    home = _one(full_night, "coverage_village", f"village_code = '{HOME_CODE}'")
+    # 13 + 1 proposals at home: PU member, BPU paid elsewhere, BPU paid here, a 70-year-old,
+    # a pair for review, and 8 eligible (6 plain, the mistyped NIK of a lapsed member, Siti Rahma)
+    assert {k: home[k] for k in ("proposed", "valid", "duplicates", "already_covered", "already_enrolled",
+                                 "ineligible", "needs_review", "eligible", "over_quota")} == {
+        "proposed": 14, "valid": 14, "duplicates": 0, "already_covered": 2, "already_enrolled": 1,
+        "ineligible": 1, "needs_review": 1, "eligible": 9, "over_quota": 0}
+    # enrolled: the one BPU member this village pays; last paid 2025-05, so paid up on 30 June
+    assert (home["quota"], home["enrolled"], home["active"], home["quota_met"], home["submitted"]) == (100, 1, 1, False, True)
+    assert (home["village_word"], home["regency"]) == ("desa", "lahat")
+    away = _one(full_night, "coverage_village", f"village_code = '{AWAY['code']}'")
+    assert (away["proposed"], away["duplicates"], away["eligible"]) == (2, 1, 1)
+
+    reg = _one(full_night, "coverage_regency", "regency = 'lahat'")
+    # four AKTIF members, all of the Lahat branch, which serves Lahat alone
+    assert (reg["active_participants"], reg["pu_active"], reg["bpu_active"]) == (4, 2, 2)
+    assert reg["coverage_pct"] == round(100 * 4 / 239_799, 2)
+    assert (reg["villages"], reg["villages_submitted"], reg["vulnerable_quota"]) == (360, 2, 36_000)
+
+    bud = _one(full_night, "budget_village", f"village_code = '{HOME_CODE}'")
+    # one enrolled worker x Rp16,800 x 12 months of 2025
+    assert (bud["contribution_required_idr"], bud["contribution_budget_idr"], bud["gap_idr"]) == (
+        201_600, 20_160_000, 201_600 - 20_160_000)
+    assert (bud["add_total_idr"], bud["workers_budgeted"], bud["realised_idr"], bud["months"]) == (
+        500_000_000, 100, 1_680_000, 12)
+
+    claims = _sql(f"""select month, claim_type, claims, amount_idr, scholarship_children, scholarship_amount_idr
+                      from read_parquet('{full_night}/warehouse/marts/claims_monthly/*/*.parquet') order by 1, 2""")
+    # K-002 counted once, as corrected in the later extract
+    assert claims == [(dt.date(2025, 3, 1), "BEASISWA", 1, 1_600_000, 1, 1_600_000),
+                      (dt.date(2025, 3, 1), "JKM", 1, 42_000_000, 0, 0),
+                      (dt.date(2025, 4, 1), "BEASISWA", 1, 1_500_000, 1, 1_500_000)]
+    assert _sql(f"select distinct regency_code from read_parquet('{full_night}/warehouse/marts/fact_claim/*/*.parquet')") == [("16.04",)]
+
+
+def test_analysts_database_and_rerun_replaces_the_night(full_night):
+    paths = data_paths(full_night)
+    load(paths, load_id="n2", snapshot=SNAPSHOT)
+    load(paths, load_id="n2-again", snapshot=SNAPSHOT)            # the same night again
+    load(paths, load_id="n3", snapshot=SNAPSHOT + dt.timedelta(days=1))
+    db = paths.warehouse / "rentan.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        per_snapshot = con.execute("select snapshot_date, count(*) from coverage_village_history group by 1 order by 1").fetchall()
+        assert per_snapshot == [(SNAPSHOT, 556), (SNAPSHOT + dt.timedelta(days=1), 556)], "one copy per night"
+        assert con.execute("select count(*) from coverage_village").fetchall() == [(556,)]
+        assert con.execute("select count(*) from villages_missing where regency = 'lahat'").fetchall() == [(358,)]
+    # DuckDB's own CLI is not installed here; the same file through the Python client and rentan query
+    out = subprocess.run([sys.executable, "-m", "rentan.cli", "--data", str(full_night), "query", "--csv",
+                          "select regency, active_participants from coverage_regency order by 1"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "lahat,4" in out.splitlines()
+
+
+def test_a_failed_audit_publishes_nothing(full_night, tmp_path, monkeypatch):
+    paths = data_paths(full_night)
+    load(paths, load_id="n2", snapshot=SNAPSHOT)
+    before = os.readlink(paths.warehouse / "marts")
+    # a suite that demands what the night cannot give: every village to have submitted
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    from rentan.standardise import validation
+
+    for f in validation.EXPECTATIONS_DIR.glob("*.json"):
+        data = json.loads(f.read_text())
+        if f.name == "coverage_village.gold.json":
+            data["expectations"].append({"type": "expect_column_values_to_be_in_set", "kwargs": {
+                "column": "submitted", "value_set": [True]}, "meta": {"rule": "all_submitted", "level": "blocking",
+                "reason_code": "mart_invalid"}, "description": "every village submitted"})
+        (suites / f.name).write_text(json.dumps(data))
+    monkeypatch.setattr(validation, "EXPECTATIONS_DIR", suites)
+    validation.suite_json.cache_clear()
+    try:
+        with pytest.raises(AuditFailed, match=r"coverage_village: all_submitted: every village submitted \(554 rows\)"):
+            load(paths, load_id="n3", snapshot=SNAPSHOT + dt.timedelta(days=1))
+    finally:
+        validation.suite_json.cache_clear()
+    assert os.readlink(paths.warehouse / "marts") == before
+    assert not list((paths.warehouse / "marts" / "coverage_village").glob("snapshot_date=2025-07-01"))
+
+
+KILLER = textwrap.dedent("""
+    import datetime as dt, os, signal, sys
+    import rentan.marts.publish as publish
+    from rentan.marts import load
+    from rentan.settings import data_paths
+
+    real_replace = os.replace
+    def replace(src, dst, *a, **k):
+        if str(dst).endswith("/warehouse/marts"):   # the switch itself: die just before it
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_replace(src, dst, *a, **k)
+    publish.os.replace = replace
+    load(data_paths(sys.argv[1]), load_id="killed", snapshot=dt.date.fromisoformat(sys.argv[2]))
+""")
+
+
+def _published(root) -> dict:
+    marts = root / "warehouse" / "marts"
+    return {str(p.relative_to(marts)): p.read_bytes() for p in sorted(marts.rglob("*.parquet"))}
+
+
+@pytest.mark.parametrize("snapshot", [SNAPSHOT, SNAPSHOT + dt.timedelta(days=1)], ids=["rerun", "next-night"])
+def test_a_run_killed_while_publishing_leaves_the_previous_state_whole(full_night, snapshot):
+    paths = data_paths(full_night)
+    load(paths, load_id="n2", snapshot=SNAPSHOT)
+    before = _published(full_night)
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(full_night), snapshot.isoformat()],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert _published(full_night) == before, "the killed run changed nothing a reader can see"
+    with duckdb.connect(str(paths.warehouse / "rentan.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from coverage_village").fetchall() == [(556,)]
+    # the next run cleans up what the killed one left and publishes
+    load(paths, load_id="n3", snapshot=snapshot)
+    assert len(list((paths.warehouse / "_marts").iterdir())) == 2, "the current version and the one before"
+
+
+def test_branch_exports_cells_and_injection_guard(full_night):
+    paths = data_paths(full_night)
+    load(paths, load_id="n2", snapshot=SNAPSHOT)
+    report = export(paths, load_id="n2", snapshot=SNAPSHOT)
+    folder = paths.exports / "bpjs" / "lahat" / SNAPSHOT.isoformat()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    import hashlib
+
+    for name, f in manifest["files"].items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == f["sha256"], name
+    assert report["branches"]["lahat"][f"daftar_pendaftaran_lahat_{SNAPSHOT}.xlsx"] == 10
+
+    ws = openpyxl.load_workbook(folder / f"daftar_pendaftaran_lahat_{SNAPSHOT}.xlsx").active
+    rows = list(ws.iter_rows(values_only=False))
+    header_at = next(i for i, r in enumerate(rows) if r[0].value == "NO")
+    header = [c.value for c in rows[header_at]]
+    body = rows[header_at + 1:]
+    nik_col, addr_col, fee_col = header.index("NIK"), header.index("ALAMAT"), header.index("IURAN PER BULAN")
+    assert all(r[nik_col].data_type == "s" and len(r[nik_col].value) == 16 for r in body), "NIK is text, all 16 digits"
+    assert all(r[fee_col].value == 16_800 for r in body)
+    addresses = [r[addr_col].value for r in body if r[addr_col].value]
+    assert addresses == ["'" + INJECTED_ADDRESS], "the formula is shown as text, not run"
+    assert not any(c.data_type == "f" for r in body for c in r), "no formula cell anywhere"
+    csv = (folder / f"daftar_pendaftaran_lahat_{SNAPSHOT}.csv").read_text(encoding="utf-8-sig")
+    assert "'" + INJECTED_ADDRESS.replace('"', '""') in csv
+
+    exc = openpyxl.load_workbook(folder / f"pengecualian_lahat_{SNAPSHOT}.xlsx").active
+    values = [[c.value for c in r] for r in exc.iter_rows()]
+    head = next(i for i, r in enumerate(values) if r[0] == "NIK")
+    codes = sorted(r[values[head].index("KODE ALASAN")] for r in values[head + 1:])
+    assert codes == ["active_pu", "age_limit", "bpu_paid_by_this_village", "double_funding",
+                     "duplicate_across_villages", "possible_same_person"]
+    # the other branches serve other regencies: none of this night's people reach them
+    for other in ("muara-enim", "lampung-tengah"):
+        out = paths.exports / "bpjs" / other / SNAPSHOT.isoformat()
+        assert json.loads((out / "manifest.json").read_text())["files"][f"daftar_pendaftaran_{other}_{SNAPSHOT}.csv"]["rows"] == 0
