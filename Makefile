@@ -51,7 +51,7 @@ bench: install
 	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
 	$(BIN)/python -m rentan.bench_identity $(IDENTITY_SIZES)
 
-IDENTITY_SIZES ?= 1000000
+IDENTITY_SIZES ?= 1000000 5000000
 
 # Re-resolve the lock after changing requirements.in
 lock:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import duckdb
 import openpyxl
@@ -227,3 +228,22 @@ def test_branch_exports_cells_and_injection_guard(full_night):
     for other in ("muara-enim", "lampung-tengah"):
         out = paths.exports / "bpjs" / other / SNAPSHOT.isoformat()
         assert json.loads((out / "manifest.json").read_text())["files"][f"daftar_pendaftaran_{other}_{SNAPSHOT}.csv"]["rows"] == 0
+
+
+def test_dictionary_suites_and_marts_agree(full_night):
+    import yaml
+
+    from rentan.marts import MARTS
+    from rentan.standardise.validation import suite_json
+
+    load(data_paths(full_night), load_id="n2", snapshot=SNAPSHOT)
+    import rentan.marts
+
+    dictionary = yaml.safe_load((Path(rentan.marts.__file__).parent / "dictionary.yaml").read_text(encoding="utf-8"))
+    assert set(dictionary) == set(MARTS)
+    for mart in MARTS:
+        written = [c for (c,) in _sql(f"select column_name from (describe select * from "
+                                      f"read_parquet('{full_night}/warehouse/marts/{mart}/*/*.parquet'))")]
+        suite = next(e for e in suite_json(f"{mart}.gold")["expectations"] if e["meta"]["rule"] == "columns_exact")
+        assert written == list(dictionary[mart]["columns"]), mart
+        assert sorted(suite["kwargs"]["column_set"]) == sorted(written), mart

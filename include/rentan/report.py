@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
@@ -110,6 +112,7 @@ def summary(paths: DataPaths) -> str:
             extra = f"  ({over:,} past the village quota)" if over else ""
             w(f"  {area:<16} {status:<18} {n:>7,}{extra}")
     out += coverage_lines(paths)
+    out += package_lines(paths)
     bad = [e for e in entries if e.status != LOADED]
     if bad:
         w("")
@@ -166,3 +169,16 @@ def coverage_lines(paths: DataPaths) -> list[str]:
         shown = names if len(names) <= 300 else names[:300].rsplit(", ", 1)[0] + ", ..."
         out.append(f"  {reg}: {n} villages have not submitted {when}: {shown}")
     return out
+
+
+def package_lines(paths: DataPaths) -> list[str]:
+    """The latest package of each BPJS TK branch, from its manifest."""
+    out = []
+    for branch in sorted(p for p in (paths.exports / "bpjs").glob("*") if p.is_dir()):
+        nights = sorted(p for p in branch.glob("*/manifest.json"))
+        if not nights:
+            continue
+        m = json.loads(nights[-1].read_text(encoding="utf-8"))
+        files = ", ".join(f"{name} ({f['rows']:,} rows)" for name, f in sorted(m["files"].items()))
+        out.append(f"  {m['branch']:<16} {nights[-1].parent}: {files}")
+    return ["", "Packages for the BPJS TK branches (latest night, see manifest.json)", *out] if out else []

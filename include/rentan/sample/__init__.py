@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -173,6 +174,7 @@ def generate(root: str | Path, seed: int = DEFAULT_SEED, scale: float = 1.0,
     entries += claim_entries
 
     files = pd.DataFrame(entries).sort_values("file", kind="stable").reset_index(drop=True)
+    files["delivered_at"] = _deliver(np.random.default_rng([seed, 99]), paths.landing, files, cfg, snapshot, created)
     files["bytes"] = [(paths.landing / f).stat().st_size for f in files["file"]]
     files["sha256"] = [hashlib.sha256((paths.landing / f).read_bytes()).hexdigest() for f in files["file"]]
 
@@ -182,6 +184,32 @@ def generate(root: str | Path, seed: int = DEFAULT_SEED, scale: float = 1.0,
     summary = _summary(seed, scale, snapshot, villages_limit, files, sub_truth, plan, persons, members, claims, lines)
     (paths.truth / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
+
+
+def _deliver(rng: np.random.Generator, landing: Path, files: pd.DataFrame, cfg: Config, snapshot: dt.date,
+             created: dt.datetime) -> np.ndarray:
+    """Give each file the time it was delivered, as its modification time (what the ingestion
+    ledger records as received): village files over the weeks before the snapshot, mostly before
+    their regency's deadline where there is one and some after it; BPJS extracts and budgets on
+    the morning of the snapshot."""
+    wib = dt.timezone(dt.timedelta(hours=7))
+    out = []
+    days_before = rng.integers(0, 45, len(files))
+    late = rng.random(len(files)) < 0.15
+    minutes = rng.integers(8 * 60, 16 * 60, len(files))
+    for i, (file, source, area) in enumerate(zip(files["file"], files["source"], files["area"])):
+        when = created.replace(tzinfo=wib)
+        reg = cfg.regencies.get(area)
+        if source == "submissions" and reg is not None:
+            last = reg.submission_deadline if reg.submission_deadline and reg.submission_deadline < snapshot else snapshot
+            day = last - dt.timedelta(days=int(days_before[i]))
+            if late[i] and last < snapshot:
+                day = last + dt.timedelta(days=1 + int(days_before[i]) % max((snapshot - last).days, 1))
+            when = dt.datetime.combine(day, dt.time(0, 0), wib) + dt.timedelta(minutes=int(minutes[i]))
+        t = when.timestamp()
+        os.utime(landing / file, (t, t))
+        out.append(when.isoformat())
+    return np.array(out, dtype=object)
 
 
 def _summary(seed, scale, snapshot, villages_limit, files, sub, plan, persons, members, claims, lines) -> dict:
