@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from rentan.standardise import standardise
 from tests.test_standardise import HEADER, write_xlsx
 
 SNAPSHOT = dt.date(2025, 6, 30)
+DELIVERED = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+
+
+def delivered(land: Path, when: dt.datetime) -> None:
+    """Date the files as delivered before the snapshot (the ledger's received time is a file's)."""
+    for p in land.rglob("*"):
+        if p.is_file():
+            os.utime(p, (when.timestamp(), when.timestamp()))
 LAHAT = villages(["16.04"], desa_only=True)
 HOME = LAHAT[LAHAT["code"] == "16.04.01.2001"].iloc[0]            # Kembang Ayun, district 16.04.01
 # a desa of another district, whose name no other Lahat village shares
@@ -75,6 +84,7 @@ def night(data_root):
         f"33333333333,{N_BPU_HERE},JOKO SUSILO,04-05-1983,BPU,\"JKK, JKM\",01-01-2024,AKTIF,2025-05,PEMERINTAH DESA KEMBANG AYUN,{code}\n"
         f"44444444444,{N_MEMBER},DEDI KURNIAWAN,06-07-1984,BPU,\"JKK, JKM\",01-01-2020,NON AKTIF,2021-03,MANDIRI,\n"
         f"55555555555,{N_NAMESAKE_MEMBER},SITI AMINAH,07-08-1985,PU,\"JKK, JKM, JHT, JP\",01-01-2020,AKTIF,2025-05,PT A,\n")
+    delivered(land, DELIVERED)
     ingest(data_paths(data_root), load_id="n1")
     standardise(data_paths(data_root), load_id="n1", today=SNAPSHOT)
     return data_root

@@ -21,7 +21,7 @@ from rentan.ingest import ingest
 from rentan.marts import AuditFailed, load
 from rentan.settings import data_paths
 from rentan.standardise import standardise
-from tests.test_identity import AWAY, HOME, N_BPU_HERE, SNAPSHOT, night, nik  # noqa: F401 - night is a fixture
+from tests.test_identity import AWAY, DELIVERED, HOME, N_BPU_HERE, SNAPSHOT, night, nik  # noqa: F401 - night is a fixture
 from tests.test_standardise import HEADER, write_xlsx
 
 HOME_CODE = HOME["code"]
@@ -66,6 +66,8 @@ def full_night(night):
     write_xlsx(land / "submissions/lahat/tanjung-sakti-pumi/usulan_alamat.xlsx", HEADER + ["ALAMAT"], [
         [1, nik(21, 1, 92, 300), "Siti Rahma", "21-01-1992", "P", HOME["name"], HOME["district_name"], "ADD",
          INJECTED_ADDRESS]], title=False)
+    for f in (land / "budget/lahat/apbdes_2025.csv", land / "submissions/lahat/tanjung-sakti-pumi/usulan_alamat.xlsx"):
+        os.utime(f, (DELIVERED.timestamp(), DELIVERED.timestamp()))
     paths = data_paths(night)
     ingest(paths, load_id="n2")
     standardise(paths, load_id="n2", today=SNAPSHOT)
@@ -247,3 +249,20 @@ def test_dictionary_suites_and_marts_agree(full_night):
         suite = next(e for e in suite_json(f"{mart}.gold")["expectations"] if e["meta"]["rule"] == "columns_exact")
         assert written == list(dictionary[mart]["columns"]), mart
         assert sorted(suite["kwargs"]["column_set"]) == sorted(written), mart
+
+
+def test_a_snapshot_sees_only_what_had_arrived_by_its_day(full_night):
+    paths = data_paths(full_night)
+    # before any file arrived: empty marts, not a later night's
+    resolve(paths, load_id="early", snapshot=dt.date(2025, 5, 1))
+    load(paths, load_id="early", snapshot=dt.date(2025, 5, 1))
+    early = f"{full_night}/warehouse/marts/coverage_village/snapshot_date=2025-05-01/*.parquet"
+    assert _sql(f"select sum(proposed), sum(enrolled) from read_parquet('{early}')") == [(0, 0)]
+    claims = f"{full_night}/warehouse/marts/claims_monthly/snapshot_date=2025-05-01/*.parquet"
+    # the March extract had arrived (mtime 26 March), the April one (18 April) too; nothing else
+    assert _sql(f"select count(*) from read_parquet('{claims}')") == [(3,)]
+    march = dt.date(2025, 4, 1)
+    resolve(paths, load_id="march", snapshot=march)
+    load(paths, load_id="march", snapshot=march)
+    assert _sql(f"""select claim_type, amount_idr from read_parquet('{full_night}/warehouse/marts/claims_monthly/snapshot_date={march}/*.parquet')
+                    order by 1""") == [("BEASISWA", 1_500_000), ("JKM", 42_000_000)], "K-002 as first sent; K-003 not yet"

@@ -12,6 +12,7 @@ Everything lives below one data root, ``RENTAN_DATA`` (default ``<repo>/data``):
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,3 +60,12 @@ def data_paths(root: str | os.PathLike | None = None) -> DataPaths:
     """The data root given, else ``$RENTAN_DATA``, else ``<repo>/data``."""
     chosen = root or os.environ.get("RENTAN_DATA") or REPO_ROOT / "data"
     return DataPaths(Path(chosen).expanduser().resolve())
+
+
+WIB = dt.timezone(dt.timedelta(hours=7))
+
+
+def snapshot_cutoff(snapshot: dt.date) -> dt.datetime:
+    """The end of a snapshot's day in WIB: a file received later belongs to a later snapshot, so a
+    night rerun or backfilled today describes its day as that night saw it."""
+    return dt.datetime.combine(snapshot + dt.timedelta(days=1), dt.time(0, 0), WIB)

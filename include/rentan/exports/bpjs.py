@@ -33,7 +33,8 @@ import pandas as pd
 from rentan.config import Config, load_config
 from rentan.exports.xlsx import neutralise, write_xlsx
 from rentan.standardise.reasons import REASONS
-from rentan.settings import DataPaths, data_paths
+from rentan.ingest.ledger import Ledger
+from rentan.settings import DataPaths, data_paths, snapshot_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _rejected(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[
                alasan, reason, source_file, row_number
         from read_parquet('{q}', hive_partitioning = true, union_by_name = true) q
         left join ref_villages v on v.code = q.village_code
-        where area in (select unnest($regencies))
+        where area in (select unnest($regencies)) and file_sha256 in (select file_sha256 from received)
         order by source_file, row_number""", params={"regencies": regencies}).to_arrow_table().to_pandas()
 
 
@@ -181,6 +182,14 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
     con = duckdb.connect()
     try:
         con.register("ref_villages", villages())
+        ledger = Ledger(paths.ledger_url)
+        try:
+            cutoff = snapshot_cutoff(snapshot)
+            shas = [e.sha256 for e in ledger.entries() if e.status == "loaded"
+                    and (e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)) < cutoff]
+        finally:
+            ledger.dispose()
+        con.register("received", pd.DataFrame({"file_sha256": pd.Series(shas, dtype="string")}))
         for b in config.branches.values():
             if branches and b.slug not in branches:
                 continue

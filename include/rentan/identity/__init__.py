@@ -47,7 +47,7 @@ from rentan.config import Config, load_config
 from rentan.identity.keys import hmac_sql_pads, secret
 from rentan.identity.matching import MAX_BLOCK, pair_id, score_and_decide
 from rentan.ingest.ledger import Ledger, ReviewDecision
-from rentan.settings import DataPaths, data_paths
+from rentan.settings import DataPaths, data_paths, snapshot_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +67,25 @@ def connect(work: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _aware(t: dt.datetime) -> dt.datetime:
+    # SQLite hands timestamps back without their zone; the ledger stores UTC
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
 def _glob(paths: DataPaths, source: str) -> str | None:
     base = paths.warehouse / "silver" / source
     return (base / "**" / "*.parquet").as_posix() if any(base.glob("*/*.parquet")) else None
 
 
-def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledger) -> int:
-    """Table ``records``: proposals and members, numbered by (source, record id)."""
+def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledger, snapshot: dt.date) -> int:
+    """Table ``records``: proposals and members from files received by the end of the snapshot's
+    day, numbered by (source, record id)."""
     subs = _glob(paths, "submissions")
     if subs is None:
         return 0
     received = pa.table({"file_sha256": pa.array([], pa.string()), "received_at": pa.array([], pa.timestamp("us", "UTC"))})
-    rows = {e.sha256: e.received_at for e in ledger.entries() if e.status == "loaded"}
+    cutoff = snapshot_cutoff(snapshot)
+    rows = {e.sha256: e.received_at for e in ledger.entries() if e.status == "loaded" and _aware(e.received_at) < cutoff}
     if rows:
         received = pa.table({"file_sha256": list(rows), "received_at": pa.array(list(rows.values()), pa.timestamp("us", "UTC"))})
     con.register("received", received)
@@ -87,14 +94,14 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
         select 'submission' as source, 'usulan:' || left(s.file_sha256, 16) || ':' || s.row_number as record_id,
                {sub_cols}, r.received_at
         from read_parquet('{subs}', hive_partitioning = true, union_by_name = true) s
-        left join received r using (file_sha256)
+        join received r using (file_sha256)
         where s.nik is not null"""]
     mem = _glob(paths, "membership")
     if mem is not None:  # a night before any branch extract arrived still has proposals to decide on
         parts.append(f"""
         select 'membership' as source, 'kpj:' || kpj as record_id, {", ".join(MEM_COLUMNS)}
         from read_parquet('{mem}', hive_partitioning = true, union_by_name = true)
-        where nik is not null""")
+        where nik is not null and file_sha256 in (select file_sha256 from received)""")
     con.execute(f"""
         create table records as
         select (row_number() over (order by source, record_id) - 1)::bigint as pos, *
@@ -314,10 +321,13 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
     con = connect(work)
     out = paths.warehouse / "silver"
     try:
-        n_records = _load_records(con, paths, ledger)
+        n_records = _load_records(con, paths, ledger, snapshot)
         if n_records == 0:
-            log.info("identity: no submissions in silver yet")
-            return {"load_id": load_id, "records": 0}
+            # nothing had arrived by this snapshot: no outputs, rather than a later night's
+            for table in ("persons", "record_persons", "enrolment_candidates", "review_queue"):
+                shutil.rmtree(out / table, ignore_errors=True)
+            log.info("identity: nothing received by %s", snapshot)
+            return {"load_id": load_id, "snapshot": snapshot.isoformat(), "records": 0}
         _candidate_pairs(con)
         pairs = _scored_pairs(con)
         decided = _decisions(ledger)
@@ -357,8 +367,12 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         ledger.dispose()
 
     _publish(stage / "persons.parquet", out / "persons" / "persons.parquet")
-    for part in sorted((stage / "candidates").glob("area=*")):
+    produced = sorted((stage / "candidates").glob("area=*"))
+    for part in produced:
         _publish(next(part.glob("*.parquet")), out / "enrolment_candidates" / part.name / "candidates.parquet")
+    for stale in (out / "enrolment_candidates").glob("area=*"):
+        if stale.name not in {p.name for p in produced}:
+            shutil.rmtree(stale, ignore_errors=True)
     _publish(stage / "record_persons.parquet", out / "record_persons" / "record_persons.parquet")
     _publish(stage / "review_queue.parquet", out / "review_queue" / "review_queue.parquet")
     _publish(stage / "merge_ledger.parquet", out / "merge_ledger" / _file_name(load_id))

@@ -74,6 +74,9 @@ class IngestReport:
         }
 
 
+MISFILED = ("unknown_source", "no_area_folder", "unknown_area")
+
+
 def discover(paths: DataPaths, config: Config) -> list[Landed]:
     """Every file under landing/, with the source and area its folder says, in a stable order."""
     found = []
@@ -177,11 +180,14 @@ def ingest(
     load_id: str,
     config: Config | None = None,
     areas: list[str] | None = None,
+    sources: list[str] | None = None,
+    unfiled: bool = False,
 ) -> IngestReport:
     """Load every new file under landing/ into bronze and record each in the ledger.
 
-    ``areas`` limits the run to those area slugs (regencies or branches); files elsewhere
-    are left for a later run, not recorded.
+    ``areas`` limits the run to those area slugs (regencies or branches) and ``sources`` to those
+    sources; files elsewhere are left for a later run, not recorded. ``unfiled`` records only the
+    files no such run would take: those outside any configured source or area folder.
     """
     paths = paths or data_paths()
     config = config or load_config()
@@ -195,7 +201,13 @@ def ingest(
     try:
         known = ledger.known()
         first_by_content = dict(known.first_file_by_content)
-        landed = [i for i in discover(paths, config) if not areas or i.area in areas]
+        def wanted(i: Landed) -> bool:
+            misfiled = i.problem is not None and i.problem.code in MISFILED
+            if unfiled:
+                return misfiled
+            return (not areas or i.area in areas) and (not sources or i.source in sources)
+
+        landed = [i for i in discover(paths, config) if wanted(i)]
         # oldest first, so that of two identical deliveries the earlier one is loaded
         stats = {i.rel: i.path.stat() for i in landed}
         for item in sorted(landed, key=lambda i: (stats[i.rel].st_mtime_ns, i.rel)):

@@ -109,7 +109,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 class Ledger:
     def __init__(self, url: str):
-        self.engine: Engine = create_engine(url, future=True)
+        # parallel tasks (one per regency) share a SQLite ledger: wait for the lock, do not fail
+        args = {"timeout": 60} if url.startswith("sqlite") else {}
+        self.engine: Engine = create_engine(url, future=True, connect_args=args)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)

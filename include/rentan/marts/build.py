@@ -22,7 +22,7 @@ from rentan.config import Config
 from rentan.identity.keys import hmac_sql_pads
 from rentan.ingest.ledger import Ledger
 from rentan.reference import villages as reference_villages
-from rentan.settings import DataPaths
+from rentan.settings import DataPaths, snapshot_cutoff
 
 MARTS = ("coverage_village", "coverage_regency", "claims_monthly", "budget_village",
          "dim_village", "dim_person", "fact_enrolment", "fact_membership", "fact_claim")
@@ -78,9 +78,11 @@ def _dimensions(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
     months = [(r.code, y, r.programme_months(y)) for r in regs for y in range(2015, snapshot.year + 2)]
     con.register("_months", pd.DataFrame(months, columns=["regency_code", "fiscal_year", "months"]))
     con.execute("create table programme_months as select * from _months")
+    # only what had arrived by the end of the snapshot's day: a backfilled night sees its own past
     files = pd.DataFrame([(e.sha256, e.received_at) for e in ledger.entries() if e.status == "loaded"],
                          columns=["file_sha256", "received_at"]).drop_duplicates("file_sha256")
     files["received_at"] = pd.to_datetime(files["received_at"], utc=True)
+    files = files[files["received_at"] < pd.Timestamp(snapshot_cutoff(snapshot))]
     con.register("_files", files)
     con.execute("create table files as select * from _files")
 
@@ -107,7 +109,7 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
     con.execute(f"""
         create table members as
         with m as (
-            select m.*, f.received_at from {mem} m left join files f using (file_sha256) where m.kpj is not null
+            select m.*, f.received_at from {mem} m join files f using (file_sha256) where m.kpj is not null
         ), latest as (
             select * from m qualify row_number() over (partition by kpj order by received_at desc nulls last,
                                                       file_sha256 desc) = 1
@@ -132,7 +134,7 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
     con.execute(f"""
         create table claims as
         with c as (
-            select c.*, f.received_at from {clm} c left join files f using (file_sha256)
+            select c.*, f.received_at from {clm} c join files f using (file_sha256)
         )
         select c.*, c.area as branch,
                left(sha256($outer || unhex(sha256($inner || encode(c.branch_claim)))), 32) as claim_key,
@@ -164,12 +166,12 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
         select p.village_code, p.valid, f.received_at
         from (select village_code, file_sha256, true as valid from {sub_s}
               union all select village_code, file_sha256, false from {sub_q}) p
-        left join files f using (file_sha256)""")
+        join files f using (file_sha256)""")
     bud = _read(paths, "silver", "budget", "village_code varchar, fiscal_year integer, add_total_idr bigint, "
                 "contribution_budget_idr bigint, workers_budgeted bigint, realised_idr bigint, file_sha256 varchar")
     con.execute(f"""
         create table budget as
-        select b.* from (select b.*, f.received_at from {bud} b left join files f using (file_sha256)) b
+        select b.* from (select b.*, f.received_at from {bud} b join files f using (file_sha256)) b
         where village_code is not null and fiscal_year is not null
         qualify row_number() over (partition by village_code, fiscal_year
                                    order by received_at desc nulls last, file_sha256 desc) = 1""")

@@ -304,6 +304,7 @@ def standardise(
     today: dt.date | None = None,
     config: Config | None = None,
     areas: list[str] | None = None,
+    sources: list[str] | None = None,
 ) -> StandardiseReport:
     paths = paths or data_paths()
     config = config or load_config()
@@ -315,7 +316,8 @@ def standardise(
         done = ledger.standardised(version)
         pending: dict[tuple[str, str], list] = defaultdict(list)
         for e in ledger.entries():
-            if e.status == LOADED and e.sha256 not in done and (not areas or e.area in areas):
+            if (e.status == LOADED and e.sha256 not in done and (not areas or e.area in areas)
+                    and (not sources or e.source in sources)):
                 pending[(e.source, e.area)].append(e)
         validator = Validator(paths.root / "gx") if pending else None
         for (source, area), entries in sorted(pending.items()):
