@@ -1,7 +1,8 @@
 """The nightly load: landing files -> bronze -> silver -> persons -> marts -> branch exports.
 
 Each task is one call into the ``rentan`` library, which runs and is tested without a
-scheduler. Nothing here touches the data at parse time.
+scheduler. Nothing here touches the data at parse time: which regencies and branches the mapped
+tasks run over is read from configuration by the ``plan`` task, at run time.
 """
 
 from __future__ import annotations
@@ -10,29 +11,58 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, Param, dag, task
+
+SOURCES = ("submissions", "membership", "claims", "budget")
+# Assets: what each stage produces, so other DAGs (an analysts' refresh, a data-quality report)
+# can be scheduled on them, and the lineage shows in Airflow's Assets view
+BRONZE = {s: Asset(name=f"rentan_bronze_{s}", uri=f"rentan://warehouse/bronze/{s}", group="rentan") for s in SOURCES}
+SILVER = {s: Asset(name=f"rentan_silver_{s}", uri=f"rentan://warehouse/silver/{s}", group="rentan") for s in SOURCES}
+PERSONS = Asset(name="rentan_persons", uri="rentan://warehouse/silver/enrolment_candidates", group="rentan")
+MARTS = Asset(name="rentan_marts", uri="rentan://warehouse/marts", group="rentan")
+EXPORTS = Asset(name="rentan_branch_exports", uri="rentan://exports/bpjs", group="rentan")
 
 DOC = """
 ### rentan nightly load
 
 Every night, for every configured regency and BPJS TK branch:
 
-1. **ingest**: each new file under `landing/<source>/<area>/` is read as text and stored as
-   received in `warehouse/bronze/<source>/`, with its lineage; the ingestion ledger records
-   every file once (a copy under another name is a duplicate; an unreadable file keeps its reason).
-2. **standardise**: bronze to typed silver; bad rows to quarantine with reasons in English and
-   Bahasa Indonesia; Great Expectations suites from `expectations/`; a fix-list per village.
+1. **plan**: the regencies and branches of `include/rentan/config/regencies.yaml` (limited by the
+   `areas` parameter): adding a regency there adds its mapped tasks, with no code change.
+2. **load_&lt;source&gt;** (mapped, one task per regency or branch): new files under
+   `landing/<source>/<area>/` are stored as received in bronze with their lineage, then
+   standardised to silver; bad rows go to quarantine with their reasons; a fix-list per village.
+   A slow or broken regency fails alone; **load_unfiled** records files in no known folder.
    **validation_gate** fails, naming file, rule and counts, when a file was held back whole.
 3. **identity**: one person, one record (NIK, then fuzzy name + birth date for mistyped NIKs);
    each proposal eligible, duplicate, already covered, ineligible or needs review ("tidak double").
-4. **marts**: coverage, claims and budget marts for analysts, written to staging, audited with the
-   gold suites, then published with one atomic switch; `warehouse/rentan.duckdb` holds the views.
-5. **exports**: the reconciled package for each BPJS branch, under
-   `exports/bpjs/<branch>/<snapshot_date>/` with its manifest; a branch gets only its own regencies.
+   It runs on whatever loaded, even when one regency's load failed.
+4. **marts**: coverage, claims and budget marts, staged, audited with the gold suites, published
+   with one atomic switch; `warehouse/rentan.duckdb` holds the analysts' views.
+5. **export** (mapped, one per branch): `exports/bpjs/<branch>/<snapshot_date>/` with its manifest.
 
-Data root: `RENTAN_DATA`. Run-time knobs: `snapshot_date` (the day the run describes; default
-the end of its data interval), `areas` (limit the run to some regencies or branches; empty: all).
+Run parameters: `snapshot_date` (the day the run describes; default the end of its data interval,
+in WIB; a snapshot only sees files received by the end of its day, so a backfill or rerun of a
+past night gives that night's figures), `areas` (some regencies or branches only), `dry_run`
+(everything up to the audited marts; nothing published, no export written).
+Failures are alerted to the log and `<RENTAN_DATA>/alerts/alerts.jsonl` (and a webhook if set).
 """
+
+
+def _alert(context) -> None:
+    from rentan.alerts import on_failure
+
+    on_failure(context)
+
+
+def _snapshot(params, data_interval_end, logical_date) -> dt.date:
+    from rentan.pipeline import snapshot_date
+
+    return snapshot_date(params["snapshot_date"], data_interval_end, logical_date)
+
+
+_ALERT_EMAIL = os.environ.get("RENTAN_ALERT_EMAIL")  # an environment setting, not I/O
+
 
 @dag(
     dag_id="rentan_nightly",
@@ -41,7 +71,7 @@ the end of its data interval), `areas` (limit the run to some regencies or branc
     schedule="0 1 * * *",  # 01:00 WIB, after the branches' evening extracts
     start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Jakarta"),
     catchup=False,
-    max_active_runs=1,  # nights build on each other's ledger; never two at once
+    max_active_runs=1,  # nights build on each other's ledger; a backfill runs its dates one by one
     tags=["rentan", "bpjs-tk", "nightly"],
     default_args={
         "owner": "rentan-data",
@@ -49,6 +79,11 @@ the end of its data interval), `areas` (limit the run to some regencies or branc
         # an environment setting, not I/O: test runs shorten it so a failure shows at once
         "retry_delay": dt.timedelta(seconds=int(os.environ.get("RENTAN_RETRY_DELAY_SECONDS", "300"))),
         "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(hours=1),
+        "on_failure_callback": _alert,
+        "email": [a.strip() for a in _ALERT_EMAIL.split(",")] if _ALERT_EMAIL else None,
+        "email_on_failure": bool(_ALERT_EMAIL),
+        "email_on_retry": False,
     },
     params={
         "snapshot_date": Param(
@@ -61,54 +96,84 @@ the end of its data interval), `areas` (limit the run to some regencies or branc
             [],
             type="array",
             items={"type": "string", "pattern": "^[a-z0-9-]+$"},
-            # checked against the configuration when the task runs, not at parse time
-            description="Only ingest these regency or branch slugs (e.g. lahat, pali); empty means all.",
+            # checked against the configuration when the plan task runs, not at parse time
+            description="Only these regency or branch slugs (e.g. lahat, pali); empty means all.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            description="Build and audit the marts but publish nothing and write no export.",
         ),
     },
 )
 def rentan_nightly():
     @task
-    def ingest(params=None, run_id=None) -> dict:
-        from rentan.pipeline import run_ingest
+    def plan(params=None) -> dict:
+        from rentan.pipeline import plan
 
-        return run_ingest(load_id=run_id, areas=params["areas"])
+        return plan(params["areas"])
 
     @task
-    def standardise(ingested: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
-        from rentan.pipeline import run_standardise, snapshot_date
+    def areas_of(planned: dict, source: str) -> list[str]:
+        return planned["sources"][source]
 
-        snapshot = snapshot_date(params["snapshot_date"], data_interval_end, logical_date)
-        return run_standardise(load_id=run_id, snapshot=snapshot, areas=params["areas"])
+    def load_task(source: str):
+        @task(task_id=f"load_{source}", outlets=[BRONZE[source], SILVER[source]])
+        def load(area: str, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+            from rentan.pipeline import run_load
+
+            return run_load(load_id=run_id, source=source, area=area,
+                            snapshot=_snapshot(params, data_interval_end, logical_date))
+
+        return load
+
+    @task
+    def load_unfiled(run_id=None) -> dict:
+        from rentan.pipeline import run_unfiled
+
+        return run_unfiled(load_id=run_id)
 
     # a held-back file stays held back until the village resends it: retrying cannot help
-    @task(retries=0)
-    def validation_gate(standardised: dict) -> dict:
-        from rentan.pipeline import validation_gate
+    @task(retries=0, trigger_rule="all_done")
+    def validation_gate(run_id=None) -> dict:
+        from rentan.pipeline import validation_gate_for
 
-        return validation_gate(standardised)
+        return validation_gate_for(run_id)
 
-    @task
-    def identity(standardised: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
-        from rentan.pipeline import run_identity, snapshot_date
+    # one regency's failed load must not hold back the others: identity runs on what loaded
+    @task(trigger_rule="all_done", inlets=list(SILVER.values()), outlets=[PERSONS])
+    def identity(params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+        from rentan.pipeline import run_identity
 
-        return run_identity(load_id=run_id, snapshot=snapshot_date(params["snapshot_date"], data_interval_end, logical_date))
+        return run_identity(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date))
 
-    @task
+    @task(inlets=[PERSONS, *SILVER.values()], outlets=[MARTS])
     def marts(resolved: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
-        from rentan.pipeline import run_marts, snapshot_date
+        from rentan.pipeline import run_marts
 
-        return run_marts(load_id=run_id, snapshot=snapshot_date(params["snapshot_date"], data_interval_end, logical_date))
+        return run_marts(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
+                         dry_run=params["dry_run"])
 
     @task
-    def exports(published: dict, run_id=None) -> dict:
+    def branches_of(planned: dict) -> list[str]:
+        return planned["branches"]
+
+    @task(inlets=[MARTS], outlets=[EXPORTS])
+    def export(branch: str, published: dict, run_id=None) -> dict:
         from rentan.pipeline import run_exports
 
-        return run_exports(load_id=run_id, published=published)
+        return run_exports(load_id=run_id, published=published, branch=branch)
 
-    standardised = standardise(ingest())
-    # a held-back file fails the gate (and the run shows red) while the night goes on without it
-    validation_gate(standardised)
-    exports(marts(identity(standardised)))
+    planned = plan()
+    loads = [load_task(s).expand(area=areas_of.override(task_id=f"areas_{s}")(planned, s)) for s in SOURCES]
+    unfiled = load_unfiled()
+    gate = validation_gate()
+    resolved = identity()
+    for loaded in loads:
+        loaded >> [gate, resolved]
+    unfiled >> resolved
+    published = marts(resolved)
+    export.partial(published=published).expand(branch=branches_of(planned))
 
 
 rentan_nightly()

@@ -19,6 +19,58 @@ def run_ingest(load_id: str, areas: list[str] | None = None) -> dict:
     return ingest(data_paths(), load_id=load_id, areas=areas or None).as_dict()
 
 
+def plan(areas: list[str] | None = None) -> dict:
+    """What tonight's mapped tasks run over: each source's areas and the branches, all from
+    configuration (a new regency is a new entry there), limited to ``areas`` when given."""
+    from rentan.config import load_config
+
+    config = load_config()
+    known = {a for s in config.sources for a in config.areas(s)}
+    unknown = sorted(set(areas or []) - known)
+    if unknown:
+        raise ValueError(f"unknown area(s) {unknown}; configured: {sorted(known)}")
+    keep = (lambda a: a in areas) if areas else (lambda a: True)
+    return {
+        "sources": {s: [a for a in config.areas(s) if keep(a)] for s in config.sources},
+        "branches": [b for b in config.branches if keep(b) or any(keep(r) for r in config.branches[b].regencies)],
+    }
+
+
+def run_load(load_id: str, source: str, area: str, snapshot: dt.date) -> dict:
+    """Ingest then standardise one source of one regency or branch: what a mapped task does, so
+    that one broken area fails alone."""
+    from rentan.standardise import standardise
+
+    paths = data_paths()
+    ingested = ingest(paths, load_id=load_id, areas=[area], sources=[source]).as_dict()
+    report = standardise(paths, load_id=load_id, today=snapshot, areas=[area], sources=[source]).as_dict()
+    return {"source": source, "area": area, "rows_loaded": ingested["rows_loaded"],
+            "files_loaded": ingested["loaded"], "blocked": report["blocked"]}
+
+
+def run_unfiled(load_id: str) -> dict:
+    """Record the files left outside any source or area folder, each with its reason."""
+    return ingest(data_paths(), load_id=load_id, unfiled=True).as_dict()
+
+
+def validation_gate_for(load_id: str) -> dict:
+    """Fails, naming each file this run held back, its rule and counts; the rest has gone on."""
+    from sqlalchemy import select
+
+    from rentan.ingest.ledger import Ledger, StandardisedFile
+    from rentan.standardise import gate
+
+    ledger = Ledger(data_paths().ledger_url)
+    try:
+        with ledger.session() as s:
+            blocked = [r.block_reason for r in s.scalars(select(StandardisedFile).where(
+                StandardisedFile.load_id == load_id, StandardisedFile.blocked.is_(True)).order_by(StandardisedFile.file))]
+    finally:
+        ledger.dispose()
+    gate({"blocked": blocked})
+    return {"blocked": 0}
+
+
 def snapshot_date(param: str | None, data_interval_end=None, logical_date=None) -> dt.date:
     """The day a run describes: the param if given, else the end of its data interval in WIB
     (a manual run in Airflow 3 may have neither interval nor logical date: then today)."""
@@ -50,14 +102,18 @@ def run_identity(load_id: str, snapshot: dt.date) -> dict:
     return resolve(data_paths(), load_id=load_id, snapshot=snapshot)
 
 
-def run_marts(load_id: str, snapshot: dt.date) -> dict:
+def run_marts(load_id: str, snapshot: dt.date, dry_run: bool = False) -> dict:
     from rentan.marts import load
 
-    return load(data_paths(), load_id=load_id, snapshot=snapshot)
+    return load(data_paths(), load_id=load_id, snapshot=snapshot, publish=not dry_run)
 
 
-def run_exports(load_id: str, published: dict) -> dict:
-    """The branch packages of the snapshot the marts task published."""
+def run_exports(load_id: str, published: dict, branch: str | None = None) -> dict:
+    """The package of one branch (or all) for the snapshot the marts task published."""
     from rentan.exports.bpjs import export
 
-    return export(data_paths(), load_id=load_id, snapshot=dt.date.fromisoformat(published["snapshot"]))
+    if not published.get("published", True):
+        log.info("dry run: the marts were built and audited but not published; no export written")
+        return {"branch": branch, "written": False}
+    return export(data_paths(), load_id=load_id, snapshot=dt.date.fromisoformat(published["snapshot"]),
+                  branches=[branch] if branch else None)

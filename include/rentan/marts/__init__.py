@@ -23,7 +23,8 @@ import pandas as pd
 from rentan.config import Config, load_config
 from rentan.identity import connect
 from rentan.identity.keys import secret
-from rentan.marts import build, publish, views
+from rentan.marts import build, views
+from rentan.marts import publish as publishing
 from rentan.settings import DataPaths, data_paths
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,9 @@ def _sha256(path) -> str:
     return h.hexdigest()
 
 
-def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None) -> dict:
+def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None,
+         publish: bool = True) -> dict:
+    """Build, audit and (unless ``publish`` is false: a dry run) publish the marts of ``snapshot``."""
     paths = paths or data_paths()
     config = config or load_config()
     build_id = re.sub(r"[^A-Za-z0-9_.-]", "_", load_id)[:80]
@@ -86,10 +89,14 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
                           + "\n  ".join(map(str, failures)) + f"\nstaged files kept for inspection in {staging}")
     files = {f"{m}/{p.name}": {"rows": counts[m], "sha256": _sha256(p)}
              for m in MARTS for p in sorted((staging / m).glob("*.parquet"))}
-    version = publish.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
+    if not publish:
+        shutil.rmtree(work, ignore_errors=True)
+        log.info("marts %s built and audited, not published (dry run): %s", snapshot, counts)
+        return {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": False, "rows": counts}
+    version = publishing.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
     db = views.refresh(paths.warehouse)
     shutil.rmtree(work, ignore_errors=True)
-    report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "version": version.name,
+    report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": True, "version": version.name,
               "rows": counts, "database": str(db)}
     log.info("marts %s published: %s", snapshot, counts)
     return report

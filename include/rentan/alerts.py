@@ -1,0 +1,57 @@
+"""Alerts when a task fails: always to the task log and to ``<RENTAN_DATA>/alerts/alerts.jsonl``
+(one JSON line per failure, for whoever watches the data root); to a chat webhook when
+``RENTAN_ALERT_WEBHOOK`` is set (off by default). E-mail goes through Airflow's own
+``email_on_failure`` when ``RENTAN_ALERT_EMAIL`` is set (see the DAG's default arguments).
+
+The text names the DAG, task, regency or branch (map index), run and the error: the error
+messages of this project name files, rows and rules, never a person's NIK or name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import urllib.request
+
+from rentan.settings import data_paths
+
+log = logging.getLogger(__name__)
+WEBHOOK_ENV = "RENTAN_ALERT_WEBHOOK"
+
+
+def alert_record(context) -> dict:
+    ti = context.get("task_instance") or context.get("ti")
+    error = context.get("exception")
+    return {
+        "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "dag_id": getattr(ti, "dag_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "map_index": getattr(ti, "map_index", -1),
+        "run_id": context.get("run_id") or getattr(ti, "run_id", None),
+        "try_number": getattr(ti, "try_number", None),
+        "error": f"{type(error).__name__}: {error}" if error else "unknown error",
+    }
+
+
+def on_failure(context) -> None:
+    rec = alert_record(context)
+    where = f"{rec['dag_id']}.{rec['task_id']}" + (f"[{rec['map_index']}]" if rec["map_index"] not in (-1, None) else "")
+    text = f"rentan alert: {where} failed in run {rec['run_id']} (try {rec['try_number']}): {rec['error']}"
+    log.error(text)
+    try:
+        folder = data_paths().root / "alerts"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "alerts.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")
+    except OSError as e:  # an alert must never hide the failure it reports
+        log.error("could not write the alert file: %s", e)
+    url = os.environ.get(WEBHOOK_ENV)
+    if url:
+        try:
+            req = urllib.request.Request(url, data=json.dumps({"text": text, **rec}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=10).close()
+        except Exception as e:  # noqa: BLE001 - a dead chat hook must not fail the callback
+            log.error("could not post the alert to %s: %s", WEBHOOK_ENV, e)
