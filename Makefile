@@ -44,6 +44,8 @@ demo: airflow-db
 	@echo
 	@$(BIN)/rentan summary
 
+PYTEST_ARGS ?= -n auto --dist loadfile
+
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

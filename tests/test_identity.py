@@ -176,3 +176,15 @@ def test_sql_person_keys_equal_the_python_ones():
             "select list_transform($niks, lambda n: left(sha256($o || unhex(sha256($i || encode(n)))), 32))",
             {"o": outer, "i": inner, "niks": niks}).fetchall()[0][0]
         assert got == list(person_keys(pd.Series(niks), key))
+
+
+def test_a_night_with_no_candidate_pairs(data_root):
+    """One proposal and nobody else: no pair to score, still a decision."""
+    land = data_root / "landing"
+    write_xlsx(land / "submissions/lahat/tanjung-sakti-pumi/satu.xlsx", HEADER,
+               [proposal(1, nik(9, 9, 90, 9), "Satu Saja", "09-09-1990")], title=False)
+    delivered(land, DELIVERED)
+    ingest(data_paths(data_root), load_id="n1")
+    standardise(data_paths(data_root), load_id="n1", today=SNAPSHOT)
+    report = resolve(data_paths(data_root), load_id="n1", snapshot=SNAPSHOT)
+    assert report["status"] == {"eligible": 1} and report["review_pairs"] == 0

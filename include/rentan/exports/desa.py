@@ -261,8 +261,9 @@ def _swap_in(built: Path, target: Path, scratch: Path) -> None:
 
 
 def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snapshot: dt.date | None = None,
-                    config: Config | None = None) -> list[Path]:
+                    config: Config | None = None, regencies: list[str] | None = None) -> list[Path]:
     """Write every village's fix-list from the submissions quarantine; return the files written.
+    ``regencies`` limits it to those regency slugs (the others' folders are left as they are).
 
     ``snapshot`` is the date the lists say the data is as of (today if not given); it also fixes
     the workbooks' created time, so a rerun on unchanged data rewrites identical bytes."""
@@ -308,6 +309,8 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
         by_regency[slug].append((rel, part))
     written: list[Path] = []
     for slug, regency in config.regencies.items():
+        if regencies and slug not in regencies:
+            continue
         built = scratch / f"desa-{slug}.{uuid.uuid4().hex}"
         try:
             for rel, part in by_regency[slug]:

@@ -143,10 +143,8 @@ def _scored_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         frame = batch.to_pandas()
         scored = score_and_decide(frame)
         kept.append(scored[scored["decision"] != "none"])
-    if not kept:
-        return score_and_decide(pd.DataFrame(columns=["pos_i", "pos_j", "name_i", "name_j", "nik_i", "nik_j",
-                                                      "record_i", "record_j"]))
-    pairs = pd.concat(kept, ignore_index=True)
+    pairs = pd.concat(kept, ignore_index=True) if kept else score_and_decide(pd.DataFrame(
+        columns=["pos_i", "pos_j", "name_i", "name_j", "nik_i", "nik_j", "record_i", "record_j"]))
     pairs["pair_id"] = pd.Series(dtype="string") if pairs.empty else pair_id(pairs["record_i"], pairs["record_j"])
     return pairs
 

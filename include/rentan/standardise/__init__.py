@@ -333,10 +333,11 @@ def standardise(
                 + ", ".join(f"{sha[:12]} ({b} != {s} + {q})" for sha, b, s, q in broken))
         if validator:
             report.data_docs = str(validator.build_docs())
-        if any(source == "submissions" for source, _ in pending):
+        submitted = sorted({area for source, area in pending if source == "submissions"})
+        if submitted:
             from rentan.exports.desa import write_fix_lists
 
-            report.fix_lists = len(write_fix_lists(paths, snapshot=today, config=config))
+            report.fix_lists = len(write_fix_lists(paths, snapshot=today, config=config, regencies=submitted))
     finally:
         ledger.dispose()
     log.info("standardise %s: %s", load_id, {k: v for k, v in report.as_dict().items() if k != "blocked"})
