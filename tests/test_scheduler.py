@@ -1,0 +1,191 @@
+"""The nightly DAG under Airflow's own services (api-server, scheduler, dag-processor) on loopback,
+triggered through the REST API, once on SQLite and once on PostgreSQL as the metadata database.
+
+Nothing here is faked: the services are started as an operator would, with a temporary
+AIRFLOW_HOME, and stopped at the end. PostgreSQL is started from its own binaries into a
+temporary directory (``.ci/run`` installs them when missing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rentan.exports.xlsx import write_xlsx
+
+pytestmark = pytest.mark.scheduler
+
+REPO = Path(__file__).resolve().parents[1]
+AIRFLOW = [sys.executable, "-m", "airflow"]
+DEADLINE = 600  # seconds for the whole run; a healthy one takes about a minute
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _landing(root: Path) -> set[str]:
+    """Two proposals from one Lahat village and a branch extract, delivered before the snapshot."""
+    land = root / "landing"
+    niks = ["1604010102800001", "1604010203810002"]
+    rows = pd.DataFrame({"NO": ["1", "2"], "NIK": niks, "NAMA": ["Budi Santoso", "Siti Aminah"],
+                         "TGL LAHIR": ["01-02-1980", "02-03-1981"], "L/P": ["L", "P"],
+                         "DESA": ["Kembang Ayun"] * 2, "KECAMATAN": ["Tanjung Sakti Pumi"] * 2,
+                         "SUMBER DANA": ["ADD"] * 2}, dtype="string")
+    write_xlsx(land / "submissions/lahat/usulan.xlsx", {"USULAN": rows}, created=dt.datetime(2025, 6, 1))
+    (land / "membership/lahat").mkdir(parents=True)
+    (land / "membership/lahat/kepesertaan.csv").write_text(
+        "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
+        f"11111111111,{niks[1]},SITI AMINAH,02-03-1981,PU,\"JKK, JKM\",01-01-2020,AKTIF,2025-05,PT A,\n")
+    t = dt.datetime(2025, 6, 2, 9, tzinfo=dt.timezone.utc).timestamp()
+    for p in land.rglob("*"):
+        if p.is_file():
+            os.utime(p, (t, t))
+    return {niks[0]}  # Siti is an active PU member: only Budi is to enrol
+
+
+def _postgres_bin() -> Path | None:
+    """Debian keeps the server programs under /usr/lib/postgresql/<version>/bin."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    if shutil.which("initdb"):
+        candidates.append(Path(shutil.which("initdb")).resolve().parent)
+    for d in candidates:
+        if all((d / p).exists() for p in ("initdb", "pg_ctl", "createdb")):
+            return d
+    return None
+
+
+@pytest.fixture
+def postgres_url():
+    bindir = _postgres_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries not found: .ci/run installs them (apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed here")
+    # PostgreSQL refuses to run as root: as root, run it as the postgres user, in a directory it can reach
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="rentan-pg-"))
+    data, port = base / "pg", _port()
+    data.mkdir()
+    if as_user:
+        os.chmod(base, 0o755)
+        shutil.chown(data, "postgres")
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "airflow", "--auth=trust"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w", "-o",
+                    f"-p {port} -k {data} -h 127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        subprocess.run([*as_user, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "airflow",
+                        "airflow"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://airflow@127.0.0.1:{port}/airflow"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+class Services:
+    def __init__(self, home: Path, env: dict):
+        self.home, self.env, self.procs = home, env, []
+
+    def start(self, *command: str) -> None:
+        log = open(self.home / f"{command[0]}.log", "w")
+        self.procs.append(subprocess.Popen([*AIRFLOW, *command], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {f.name}\n{f.read_text()[-3000:]}" for f in sorted(self.home.glob("*.log")))
+
+
+def _api(base: str, method: str, path: str, body: dict | None = None):
+    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def _until(what, seconds: float, services: Services):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            got = what()
+            if got:
+                return got
+        except OSError:
+            pass  # not listening yet
+        time.sleep(2)
+    pytest.fail(f"timed out waiting; service logs:\n{services.logs()}")
+
+
+def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
+    home, root = tmp_path / "airflow", tmp_path / "data"
+    home.mkdir()
+    to_enrol = _landing(root)
+    port = _port()
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "RENTAN_DATA": str(root), "RENTAN_RETRY_DELAY_SECONDS": "1",
+           "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+           # loopback only, a throwaway home: every request is an admin's
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+           "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),
+           "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+           "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5", "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+           "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
+    if db_url:
+        # psycopg 3 serves Airflow's async sessions too: no second driver (asyncpg) needed
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = db_url
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = db_url
+    migrated = subprocess.run([*AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True)
+    assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-2000:]
+    services = Services(home, env)
+    base = f"http://127.0.0.1:{port}/api/v2"
+    try:
+        for command in (["api-server"], ["scheduler"], ["dag-processor"]):
+            services.start(*command)
+        _until(lambda: _api(base, "GET", "/dags/rentan_nightly"), 180, services)
+        # the run to check is triggered first: unpausing also schedules the latest interval
+        run_id = _api(base, "POST", "/dags/rentan_nightly/dagRuns",
+                      {"logical_date": None, "conf": {"snapshot_date": "2025-06-30"}})["dag_run_id"]
+        _api(base, "PATCH", "/dags/rentan_nightly", {"is_paused": False})
+        state = _until(lambda: (s := _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}")["state"])
+                       in ("success", "failed") and s, DEADLINE, services)
+        tis = _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}/taskInstances")["task_instances"]
+        assert state == "success", (sorted((t["task_id"], t["map_index"], t["state"]) for t in tis), services.logs())
+        assert {t["task_id"] for t in tis} >= {"load_submissions", "identity", "marts", "export"}
+    finally:
+        services.stop()
+    sent = pd.read_csv(root / "exports/bpjs/lahat/2025-06-30/daftar_pendaftaran_lahat_2025-06-30.csv", dtype=str,
+                       encoding="utf-8-sig")
+    assert set(sent["NIK"]) == to_enrol
+    assert (root / "warehouse" / "rentan.duckdb").exists()
+
+
+def test_nightly_under_the_real_scheduler_on_sqlite(tmp_path):
+    _run_nightly(tmp_path, None)
+
+
+def test_nightly_under_the_real_scheduler_on_postgresql(tmp_path, postgres_url):
+    _run_nightly(tmp_path, postgres_url)
