@@ -206,10 +206,15 @@ def _deliver(rng: np.random.Generator, landing: Path, files: pd.DataFrame, cfg: 
             if late[i] and last < snapshot:
                 day = last + dt.timedelta(days=1 + int(days_before[i]) % max((snapshot - last).days, 1))
             when = dt.datetime.combine(day, dt.time(0, 0), wib) + dt.timedelta(minutes=int(minutes[i]))
-        t = when.timestamp()
-        os.utime(landing / file, (t, t))
-        out.append(when.isoformat())
-    return np.array(out, dtype=object)
+        out.append(when)
+    # a copy sent again arrives after the file it copies
+    at = dict(zip(files["file"], out))
+    for i, original in enumerate(files.get("duplicate_of", pd.Series([""] * len(files)))):
+        if original and original in at:
+            out[i] = at[original] + dt.timedelta(hours=2)
+    for file, when in zip(files["file"], out):
+        os.utime(landing / file, (when.timestamp(), when.timestamp()))
+    return np.array([w.isoformat() for w in out], dtype=object)
 
 
 def _summary(seed, scale, snapshot, villages_limit, files, sub, plan, persons, members, claims, lines) -> dict:
