@@ -151,3 +151,25 @@ def test_a_held_back_file_fails_the_gate_while_the_night_goes_on(dagbag, data_ro
     assert "tanpa_nik.xlsx: rule has_nik (missing_column)" in alerts[0]["error"]
     silver = duckdb.sql(f"select distinct source_file from read_parquet('{data_root}/warehouse/silver/submissions/**/*.parquet')").fetchall()
     assert silver == [("submissions/lahat/tanjung-sakti-pumi/baik.xlsx",)]
+
+
+def test_a_branch_whose_extract_did_not_load_gets_no_package(dagbag, data_root):
+    """Without tonight's membership extract, people already covered could look eligible: that
+    branch's package is held back (and alerted); the other branches get theirs."""
+    from tests.test_scheduler import _landing
+
+    _landing(data_root)
+    # the membership load of Lahat cannot write bronze: a real failure, not a simulated one
+    blocker = data_root / "warehouse" / "bronze" / "membership" / "area=lahat"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    run = dagbag.dags["rentan_nightly"].test(run_conf={"snapshot_date": "2025-06-30"})
+    states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}
+    branches = ["lahat", "muara-enim", "lampung-tengah"]
+    assert states[("load_membership", 0)] == "failed"
+    assert states[("identity", -1)] == "success" and states[("marts", -1)] == "success"
+    assert [states[("export", i)] for i in range(3)] == ["failed", "success", "success"]
+    assert not (data_root / "exports/bpjs/lahat").exists()
+    assert all((data_root / f"exports/bpjs/{b}/2025-06-30/manifest.json").exists() for b in branches[1:])
+    alerts = [json.loads(line) for line in (data_root / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    assert any(a["task_id"] == "export" and "could not load membership of lahat" in a["error"] for a in alerts)

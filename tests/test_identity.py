@@ -188,3 +188,23 @@ def test_a_night_with_no_candidate_pairs(data_root):
     standardise(data_paths(data_root), load_id="n1", today=SNAPSHOT)
     report = resolve(data_paths(data_root), load_id="n1", snapshot=SNAPSHOT)
     assert report["status"] == {"eligible": 1} and report["review_pairs"] == 0
+
+
+def test_a_later_extract_replaces_a_members_row(night):
+    """Extracts come monthly and overlap: a member is their latest row, once."""
+    later = night / "landing/membership/lahat/kepesertaan_juli.csv"
+    later.write_text(
+        "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
+        f"11111111111,{N_PU},AGUS SALIM,02-03-1981,PU,\"JKK, JKM, JHT, JP\",01-01-2020,NON AKTIF,2025-03,PT BUKIT ASAM,\n")
+    when = (DELIVERED + dt.timedelta(days=7)).timestamp()
+    os.utime(later, (when, when))
+    ingest(data_paths(night), load_id="n2")
+    standardise(data_paths(night), load_id="n2", today=SNAPSHOT)
+    resolve(data_paths(night), load_id="n2", snapshot=SNAPSHOT)
+    assert candidates(night)[("usulan_home.xlsx", 3)]["status"] == "eligible", "no longer an active PU member"
+    rp = f"{night}/warehouse/silver/record_persons/*.parquet"
+    with duckdb.connect() as con:
+        assert con.execute(f"select count(*) - count(distinct record_id) from '{rp}'").fetchall() == [(0,)]
+    # and on the snapshot before the later extract arrived, the member was still active
+    resolve(data_paths(night), load_id="n0", snapshot=dt.date(2025, 6, 5))
+    assert candidates(night)[("usulan_home.xlsx", 3)]["status"] == "already_covered"

@@ -13,12 +13,19 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import urllib.request
 
 from rentan.settings import data_paths
 
 log = logging.getLogger(__name__)
 WEBHOOK_ENV = "RENTAN_ALERT_WEBHOOK"
+
+
+def _masked(text: str, limit: int = 2000) -> str:
+    """A library error may quote a cell (a NIK, a KPJ): long digit runs are masked, and the text cut."""
+    text = re.sub(r"\d{11,}", lambda m: m.group()[:4] + "*" * (len(m.group()) - 4), text)
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def alert_record(context) -> dict:
@@ -31,7 +38,7 @@ def alert_record(context) -> dict:
         "map_index": getattr(ti, "map_index", -1),
         "run_id": context.get("run_id") or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
-        "error": f"{type(error).__name__}: {error}" if error else "unknown error",
+        "error": _masked(f"{type(error).__name__}: {error}") if error else "unknown error",
     }
 
 

@@ -23,16 +23,24 @@ def plan(areas: list[str] | None = None) -> dict:
     """What tonight's mapped tasks run over: each source's areas and the branches, all from
     configuration (a new regency is a new entry there), limited to ``areas`` when given."""
     from rentan.config import load_config
+    from rentan.ingest.ledger import Ledger
 
     config = load_config()
     known = {a for s in config.sources for a in config.areas(s)}
     unknown = sorted(set(areas or []) - known)
     if unknown:
         raise ValueError(f"unknown area(s) {unknown}; configured: {sorted(known)}")
-    keep = (lambda a: a in areas) if areas else (lambda a: True)
+    wanted = set(areas or known)
+    # a regency's night needs its branch's extracts, and a branch's its regencies' submissions
+    for b in config.branches.values():
+        if b.slug in wanted or wanted & set(b.regencies):
+            wanted |= {b.slug, *b.regencies}
+    # the ledger's tables are made here, once, before the mapped loads open it side by side
+    # (concurrent CREATE TABLE on PostgreSQL can fail)
+    Ledger(data_paths().ledger_url).dispose()
     return {
-        "sources": {s: [a for a in config.areas(s) if keep(a)] for s in config.sources},
-        "branches": [b for b in config.branches if keep(b) or any(keep(r) for r in config.branches[b].regencies)],
+        "sources": {s: [a for a in config.areas(s) if a in wanted] for s in config.sources},
+        "branches": [b for b in config.branches if b in wanted],
     }
 
 
@@ -42,10 +50,29 @@ def run_load(load_id: str, source: str, area: str, snapshot: dt.date) -> dict:
     from rentan.standardise import standardise
 
     paths = data_paths()
-    ingested = ingest(paths, load_id=load_id, areas=[area], sources=[source]).as_dict()
-    report = standardise(paths, load_id=load_id, today=snapshot, areas=[area], sources=[source]).as_dict()
+    marker = failure_marker(paths, load_id, source, area)
+    try:
+        ingested = ingest(paths, load_id=load_id, areas=[area], sources=[source]).as_dict()
+        report = standardise(paths, load_id=load_id, today=snapshot, areas=[area], sources=[source]).as_dict()
+    except Exception as e:
+        # the exports of this night must know that this area did not load (see run_exports)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{type(e).__name__}\n")
+        raise
+    marker.unlink(missing_ok=True)
     return {"source": source, "area": area, "rows_loaded": ingested["rows_loaded"],
             "files_loaded": ingested["loaded"], "blocked": report["blocked"]}
+
+
+def failure_marker(paths, load_id: str, source: str, area: str):
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in load_id)
+    return paths.work / "failed-loads" / safe / f"{source}--{area}"
+
+
+def failed_loads(paths, load_id: str) -> list[tuple[str, str]]:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in load_id)
+    folder = paths.work / "failed-loads" / safe
+    return sorted(tuple(p.name.split("--", 1)) for p in folder.glob("*--*")) if folder.exists() else []
 
 
 def run_unfiled(load_id: str) -> dict:
@@ -115,5 +142,15 @@ def run_exports(load_id: str, published: dict, branch: str | None = None) -> dic
     if not published.get("published", True):
         log.info("dry run: the marts were built and audited but not published; no export written")
         return {"branch": branch, "written": False}
+    from rentan.config import load_config
+
+    config = load_config()
+    serves = {branch, *config.branches[branch].regencies} if branch else None
+    broken = [(s, a) for s, a in failed_loads(data_paths(), load_id) if serves is None or a in serves]
+    if broken:
+        # an enrolment list built without tonight's membership extract could enrol people already
+        # covered: hold the package back until the load is fixed and the night rerun
+        raise RuntimeError("no package written: this run could not load " + ", ".join(
+            f"{s} of {a}" for s, a in broken) + "; fix that load (see its task) and rerun the night")
     return export(data_paths(), load_id=load_id, snapshot=dt.date.fromisoformat(published["snapshot"]),
                   branches=[branch] if branch else None)

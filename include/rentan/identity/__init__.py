@@ -99,9 +99,12 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
     mem = _glob(paths, "membership")
     if mem is not None:  # a night before any branch extract arrived still has proposals to decide on
         parts.append(f"""
-        select 'membership' as source, 'kpj:' || kpj as record_id, {", ".join(MEM_COLUMNS)}
-        from read_parquet('{mem}', hive_partitioning = true, union_by_name = true)
-        where nik is not null and file_sha256 in (select file_sha256 from received)""")
+        select 'membership' as source, 'kpj:' || m.kpj as record_id, {", ".join("m." + c for c in MEM_COLUMNS)}
+        from read_parquet('{mem}', hive_partitioning = true, union_by_name = true) m
+        join received r using (file_sha256)
+        where m.nik is not null and m.kpj is not null
+        -- extracts arrive again every month and overlap: a member is their latest row
+        qualify row_number() over (partition by m.kpj order by r.received_at desc, m.file_sha256 desc) = 1""")
     con.execute(f"""
         create table records as
         select (row_number() over (order by source, record_id) - 1)::bigint as pos, *
@@ -348,9 +351,12 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
                                      arg_min(birth_date, pos) filter (where birth_date is not null) as birth_date
                               from keyed group by person_key order by person_key)
                         to '{(stage / "persons.parquet").as_posix()}' (format parquet, compression zstd)""")
-        con.execute(f"""copy (select * from candidates order by area, record_id)
-                        to '{(stage / "candidates").as_posix()}'
-                        (format parquet, compression zstd, partition_by (area), filename_pattern 'candidates')""")
+        # one file per regency: a partitioned COPY may split an area over one file per thread
+        for (area,) in con.execute("select distinct area from candidates order by 1").fetchall():
+            (stage / "candidates" / f"area={area}").mkdir(parents=True)
+            con.execute(f"""copy (select * exclude (area) from candidates where area = $area order by record_id)
+                            to '{(stage / "candidates" / f"area={area}" / "candidates.parquet").as_posix()}'
+                            (format parquet, compression zstd)""", {"area": area})
         # which person each record (proposal or membership) is tonight: what the marts join on
         con.execute(f"""copy (select record_id, source, person_key, matched_by from keyed order by record_id)
                         to '{(stage / "record_persons.parquet").as_posix()}' (format parquet, compression zstd)""")
@@ -367,7 +373,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
     _publish(stage / "persons.parquet", out / "persons" / "persons.parquet")
     produced = sorted((stage / "candidates").glob("area=*"))
     for part in produced:
-        _publish(next(part.glob("*.parquet")), out / "enrolment_candidates" / part.name / "candidates.parquet")
+        _publish(part / "candidates.parquet", out / "enrolment_candidates" / part.name / "candidates.parquet")
     for stale in (out / "enrolment_candidates").glob("area=*"):
         if stale.name not in {p.name for p in produced}:
             shutil.rmtree(stale, ignore_errors=True)
