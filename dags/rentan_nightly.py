@@ -61,6 +61,12 @@ def _snapshot(params, data_interval_end, logical_date) -> dt.date:
     return snapshot_date(params["snapshot_date"], data_interval_end, logical_date)
 
 
+def _as_of(params, data_interval_end, logical_date) -> dt.datetime:
+    from rentan.pipeline import cutoff
+
+    return cutoff(params["snapshot_date"], data_interval_end, logical_date)
+
+
 _ALERT_EMAIL = os.environ.get("RENTAN_ALERT_EMAIL")  # an environment setting, not I/O
 
 
@@ -145,14 +151,15 @@ def rentan_nightly():
     def identity(params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
         from rentan.pipeline import run_identity
 
-        return run_identity(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date))
+        return run_identity(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
+                            as_of=_as_of(params, data_interval_end, logical_date))
 
     @task(inlets=[PERSONS, *SILVER.values()], outlets=[MARTS])
     def marts(resolved: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
         from rentan.pipeline import run_marts
 
         return run_marts(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
-                         dry_run=params["dry_run"])
+                         dry_run=params["dry_run"], as_of=_as_of(params, data_interval_end, logical_date))
 
     @task
     def branches_of(planned: dict) -> list[str]:

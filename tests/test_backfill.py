@@ -14,6 +14,7 @@ import pytest
 
 from rentan.marts import MARTS
 from rentan.settings import data_paths
+from tests.nightly import run_nightly
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +30,7 @@ def _run(dagbag, root, day: dt.date) -> None:
     mp = pytest.MonkeyPatch()
     mp.setenv("RENTAN_DATA", str(root))
     try:
-        run = dagbag.dags["rentan_nightly"].test(logical_date=_night(day))
+        run = run_nightly(dagbag, logical_date=_night(day))
     finally:
         mp.undo()
     states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}

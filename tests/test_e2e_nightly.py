@@ -10,6 +10,7 @@ import pytest
 
 from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
 from rentan.settings import data_paths
+from tests.nightly import run_nightly
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +45,7 @@ def test_nightly_dag_ingests_the_landing_zone_exactly_once(dagbag, sample_root, 
     monkeypatch.setenv("RENTAN_DATA", str(sample_root))
     dag = dagbag.dags["rentan_nightly"]
 
-    first = dag.test()
+    first = run_nightly(dagbag)
     assert first.state == "success", [(t.task_id, t.state) for t in first.get_task_instances()]
 
     truth = pd.read_csv(sample_root / "truth" / "files.csv", dtype={"duplicate_of": str}, keep_default_na=False)
@@ -74,7 +75,7 @@ def test_nightly_dag_ingests_the_landing_zone_exactly_once(dagbag, sample_root, 
     assert sum(bronze.values()) == sum(expected_rows[f] for f in loaded)
 
     # a second night finds nothing new
-    second = dag.test()
+    second = run_nightly(dagbag)
     assert second.state == "success"
     assert [e for e in _ledger(sample_root) if e.load_id == second.run_id] == []
     assert _bronze_rows_per_file(sample_root) == bronze
@@ -95,7 +96,7 @@ def test_quarantine_agrees_with_the_ground_truth(dagbag, sample_root, monkeypatc
     """Every injected defect class is caught with its reason; clean rows pass; rows are conserved."""
     monkeypatch.setenv("RENTAN_DATA", str(sample_root))
     if not (sample_root / "warehouse" / "silver").exists():
-        assert dagbag.dags["rentan_nightly"].test().state == "success"
+        assert run_nightly(dagbag).state == "success"
     wh = sample_root / "warehouse"
     measured = duckdb.sql(f"""
         with t as (select * from '{sample_root / "truth" / "submissions.parquet"}'),
@@ -137,7 +138,7 @@ def test_a_held_back_file_fails_the_gate_while_the_night_goes_on(dagbag, data_ro
     write_xlsx(land / "tanpa_nik.xlsx", ["NO", "NAMA", "TGL LAHIR", "DESA"], [[1, "Budi", "17-08-1975", "Kembang Ayun"]])
     write_xlsx(land / "baik.xlsx", HEADER, [row(1, "1604011708750001"), row(2, "1604011708750002")])
 
-    run = dagbag.dags["rentan_nightly"].test()
+    run = run_nightly(dagbag)
     states: dict[str, set] = {}
     for t in run.get_task_instances():
         states.setdefault(t.task_id, set()).add(t.state)
@@ -163,7 +164,7 @@ def test_a_branch_whose_extract_did_not_load_gets_no_package(dagbag, data_root):
     blocker = data_root / "warehouse" / "bronze" / "membership" / "area=lahat"
     blocker.parent.mkdir(parents=True)
     blocker.write_text("not a folder")
-    run = dagbag.dags["rentan_nightly"].test(run_conf={"snapshot_date": "2025-06-30"})
+    run = run_nightly(dagbag, run_conf={"snapshot_date": "2025-06-30"})
     states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}
     branches = ["lahat", "muara-enim", "lampung-tengah"]
     assert states[("load_membership", 0)] == "failed"

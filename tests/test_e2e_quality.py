@@ -9,6 +9,7 @@ import pytest
 
 from rentan.identity.quality import measure
 from rentan.settings import data_paths
+from tests.nightly import run_nightly
 
 pytestmark = pytest.mark.e2e
 NIGHT = {"snapshot_date": "2025-06-30"}
@@ -23,7 +24,7 @@ def default_night(dagbag, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("RENTAN_DATA", str(root))
     # the night the sample describes (ages and quotas depend on it)
-    run = dagbag.dags["rentan_nightly"].test(run_conf=NIGHT)
+    run = run_nightly(dagbag, run_conf=NIGHT)
     yield root, run
     mp.undo()
 
@@ -51,5 +52,5 @@ def test_a_second_run_of_the_night_gives_identical_identity_outputs(default_nigh
                 for sub in ("persons", "enrolment_candidates", "review_queue") for p in sorted((out / sub).rglob("*.parquet"))}
 
     before = digest()
-    assert dagbag.dags["rentan_nightly"].test(run_conf=NIGHT).state == "success"
+    assert run_nightly(dagbag, run_conf=NIGHT).state == "success"
     assert digest() == before

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rentan.settings import data_paths
+from tests.nightly import run_nightly
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,7 @@ def reports(dagbag, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("RENTAN_DATA", str(root))
     try:
-        run = dagbag.dags["rentan_nightly"].test(run_conf={"snapshot_date": SNAPSHOT})
+        run = run_nightly(dagbag, run_conf={"snapshot_date": SNAPSHOT})
     finally:
         mp.undo()
     assert run.state == "success", [(t.task_id, t.state) for t in run.get_task_instances()]

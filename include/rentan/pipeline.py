@@ -109,6 +109,17 @@ def snapshot_date(param: str | None, data_interval_end=None, logical_date=None) 
     return when.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
 
 
+def cutoff(param: str | None, data_interval_end=None, logical_date=None) -> dt.datetime:
+    """What a run may see: the files received before this moment. A night given its date sees its
+    whole day; a scheduled run sees what had arrived when it was due (its data interval's end), so
+    rerunning it later, once more files have come in, gives the same night again."""
+    from rentan.settings import snapshot_cutoff
+
+    end_of_day = snapshot_cutoff(snapshot_date(param, data_interval_end, logical_date))
+    when = None if param else (data_interval_end or logical_date)
+    return min(end_of_day, when) if when is not None else end_of_day
+
+
 def run_standardise(load_id: str, snapshot: dt.date, areas: list[str] | None = None) -> dict:
     from rentan.standardise import standardise
 
@@ -123,16 +134,17 @@ def validation_gate(report: dict) -> dict:
     return {"blocked": 0}
 
 
-def run_identity(load_id: str, snapshot: dt.date) -> dict:
+def run_identity(load_id: str, snapshot: dt.date, as_of: dt.datetime | None = None) -> dict:
     from rentan.identity import resolve
 
-    return resolve(data_paths(), load_id=load_id, snapshot=snapshot)
+    return resolve(data_paths(), load_id=load_id, snapshot=snapshot, cutoff=as_of)
 
 
-def run_marts(load_id: str, snapshot: dt.date, dry_run: bool = False) -> dict:
+def run_marts(load_id: str, snapshot: dt.date, dry_run: bool = False, as_of: dt.datetime | None = None) -> dict:
     from rentan.marts import load
 
-    return load(data_paths(), load_id=load_id, snapshot=snapshot, publish=not dry_run)
+    report = load(data_paths(), load_id=load_id, snapshot=snapshot, publish=not dry_run, cutoff=as_of)
+    return {**report, "cutoff": as_of.isoformat() if as_of else None}
 
 
 def run_exports(load_id: str, published: dict, branch: str | None = None) -> dict:
@@ -152,5 +164,6 @@ def run_exports(load_id: str, published: dict, branch: str | None = None) -> dic
         # covered: hold the package back until the load is fixed and the night rerun
         raise RuntimeError("no package written: this run could not load " + ", ".join(
             f"{s} of {a}" for s, a in broken) + "; fix that load (see its task) and rerun the night")
+    as_of = dt.datetime.fromisoformat(published["cutoff"]) if published.get("cutoff") else None
     return export(data_paths(), load_id=load_id, snapshot=dt.date.fromisoformat(published["snapshot"]),
-                  branches=[branch] if branch else None)
+                  branches=[branch] if branch else None, cutoff=as_of)

@@ -172,7 +172,7 @@ def _sha256(path: Path) -> str:
 
 
 def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None,
-           branches: list[str] | None = None) -> dict:
+           branches: list[str] | None = None, cutoff: dt.datetime | None = None) -> dict:
     paths = paths or data_paths()
     config = config or load_config()
     from rentan.reference import villages
@@ -184,7 +184,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
         con.register("ref_villages", villages())
         ledger = Ledger(paths.ledger_url)
         try:
-            cutoff = snapshot_cutoff(snapshot)
+            cutoff = cutoff or snapshot_cutoff(snapshot)
             shas = [e.sha256 for e in ledger.entries() if e.status == "loaded"
                     and (e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)) < cutoff]
         finally:

@@ -77,14 +77,13 @@ def _glob(paths: DataPaths, source: str) -> str | None:
     return (base / "**" / "*.parquet").as_posix() if any(base.glob("*/*.parquet")) else None
 
 
-def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledger, snapshot: dt.date) -> int:
+def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledger, cutoff: dt.datetime) -> int:
     """Table ``records``: proposals and members from files received by the end of the snapshot's
     day, numbered by (source, record id)."""
     subs = _glob(paths, "submissions")
     if subs is None:
         return 0
     received = pa.table({"file_sha256": pa.array([], pa.string()), "received_at": pa.array([], pa.timestamp("us", "UTC"))})
-    cutoff = snapshot_cutoff(snapshot)
     rows = {e.sha256: e.received_at for e in ledger.entries() if e.status == "loaded" and _aware(e.received_at) < cutoff}
     if rows:
         received = pa.table({"file_sha256": list(rows), "received_at": pa.array(list(rows.values()), pa.timestamp("us", "UTC"))})
@@ -312,7 +311,9 @@ def _publish(tmp: Path, target: Path) -> None:
 
 
 def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
-            config: Config | None = None) -> dict:
+            config: Config | None = None, cutoff: dt.datetime | None = None) -> dict:
+    """Persons and enrolment candidates of ``snapshot``, from the files received before ``cutoff``
+    (default: the end of the snapshot's day, WIB)."""
     paths = paths or data_paths()
     config = config or load_config()
     work = paths.work / "identity" / f"run-{os.getpid()}"
@@ -322,7 +323,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
     con = connect(work)
     out = paths.warehouse / "silver"
     try:
-        n_records = _load_records(con, paths, ledger, snapshot)
+        n_records = _load_records(con, paths, ledger, cutoff or snapshot_cutoff(snapshot))
         if n_records == 0:
             # nothing had arrived by this snapshot: no outputs, rather than a later night's
             for table in ("persons", "record_persons", "enrolment_candidates", "review_queue"):

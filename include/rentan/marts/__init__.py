@@ -68,7 +68,7 @@ def _sha256(path) -> str:
 
 
 def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None,
-         publish: bool = True) -> dict:
+         publish: bool = True, cutoff: dt.datetime | None = None) -> dict:
     """Build, audit and (unless ``publish`` is false: a dry run) publish the marts of ``snapshot``."""
     paths = paths or data_paths()
     config = config or load_config()
@@ -79,7 +79,7 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     staging.mkdir(parents=True)
     con = connect(work)
     try:
-        build.build(con, paths, config, snapshot, secret())
+        build.build(con, paths, config, snapshot, secret(), cutoff)
         counts = build.write(con, staging)
     finally:
         con.close()
@@ -96,7 +96,8 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     version = publishing.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
     db = views.refresh(paths.warehouse)
     shutil.rmtree(work, ignore_errors=True)
-    report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": True, "version": version.name,
+    report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": True,
+              "cutoff": cutoff.isoformat() if cutoff else None, "version": version.name,
               "rows": counts, "database": str(db)}
     log.info("marts %s published: %s", snapshot, counts)
     return report

@@ -49,7 +49,8 @@ def _read(paths: DataPaths, layer: str, table: str, empty: str) -> str:
     return f"read_parquet('{g}', hive_partitioning = true, union_by_name = true)"
 
 
-def _dimensions(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.date, ledger: Ledger) -> None:
+def _dimensions(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.date, ledger: Ledger,
+                cutoff: dt.datetime) -> None:
     regs = list(config.regencies.values())
     v = reference_villages([r.code for r in regs], desa_only=True)
     by_code = {r.code: r for r in regs}
@@ -82,7 +83,7 @@ def _dimensions(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
     files = pd.DataFrame([(e.sha256, e.received_at) for e in ledger.entries() if e.status == "loaded"],
                          columns=["file_sha256", "received_at"]).drop_duplicates("file_sha256")
     files["received_at"] = pd.to_datetime(files["received_at"], utc=True)
-    files = files[files["received_at"] < pd.Timestamp(snapshot_cutoff(snapshot))]
+    files = files[files["received_at"] < pd.Timestamp(cutoff)]
     con.register("_files", files)
     con.execute("create table files as select * from _files")
 
@@ -265,11 +266,12 @@ def _aggregates(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
         order by b.fiscal_year, v.village_code""")
 
 
-def build(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date, key: bytes) -> None:
+def build(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date, key: bytes,
+          cutoff: dt.datetime | None = None) -> None:
     """Create one table per mart (``MARTS``) in ``con``."""
     ledger = Ledger(paths.ledger_url)
     try:
-        _dimensions(con, config, snapshot, ledger)
+        _dimensions(con, config, snapshot, ledger, cutoff or snapshot_cutoff(snapshot))
     finally:
         ledger.dispose()
     _facts(con, paths, config, snapshot, key)
