@@ -266,3 +266,16 @@ def test_a_snapshot_sees_only_what_had_arrived_by_its_day(full_night):
     load(paths, load_id="march", snapshot=march)
     assert _sql(f"""select claim_type, amount_idr from read_parquet('{full_night}/warehouse/marts/claims_monthly/snapshot_date={march}/*.parquet')
                     order by 1""") == [("BEASISWA", 1_500_000), ("JKM", 42_000_000)], "K-002 as first sent; K-003 not yet"
+
+
+def test_a_package_left_half_written_is_cleared_and_replaced(full_night):
+    paths = data_paths(full_night)
+    load(paths, load_id="n2", snapshot=SNAPSHOT)
+    branch = paths.exports / "bpjs" / "lahat"
+    # what a run killed mid-export leaves: a half-written folder (with NIKs in it)
+    left = branch / f".{SNAPSHOT}.12345.tmp"
+    left.mkdir(parents=True)
+    (left / "daftar_pendaftaran_lahat.csv").write_text("NIK\n1604010102800001\n")
+    export(paths, load_id="n2", snapshot=SNAPSHOT)
+    export(paths, load_id="n2-again", snapshot=SNAPSHOT)
+    assert sorted(p.name for p in branch.iterdir() if p.name != ".lock") == [SNAPSHOT.isoformat()]

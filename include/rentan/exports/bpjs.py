@@ -20,6 +20,7 @@ package; a re-run of the night replaces it.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -180,6 +181,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
     created = dt.datetime.combine(snapshot, dt.time(0, 0))
     report = {}
     con = duckdb.connect()
+    locks: list = []
     try:
         con.register("ref_villages", villages())
         ledger = Ledger(paths.ledger_url)
@@ -199,9 +201,16 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
             recon = _reconciliation(con, paths, regencies, snapshot)
             stem = f"{b.slug}_{snapshot.isoformat()}"
             final = paths.exports / "bpjs" / b.slug / snapshot.isoformat()
+            final.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(final.parent / ".lock", "w")
+            locks.append(lock)  # closed (and so released) below, whatever happens
+            # one writer per branch at a time (the DAG and a hand-run `rentan export` alike)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            # what a killed run left behind holds personal data: it goes now
+            for stale in [*final.parent.glob(".*.tmp"), *final.parent.glob(".*.old")]:
+                shutil.rmtree(stale, ignore_errors=True)
             tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
+            tmp.mkdir()
             enrol = _enrolment_list(people, config) if not people.empty else _enrolment_list(
                 pd.DataFrame(columns=["status", "over_quota", "nik", "name", "birth_place", "birth_date", "sex",
                                       "address", "rt_rw", "village_code", "village_name", "district_name",
@@ -228,11 +237,14 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             old = final.parent / f".{final.name}.{os.getpid()}.old"
             if final.exists():
-                os.rename(final, old)
+                os.rename(final, old)  # the folder is missing only between these two renames
             os.rename(tmp, final)
             shutil.rmtree(old, ignore_errors=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)
             report[b.slug] = {name: f["rows"] for name, f in manifest["files"].items()}
             log.info("export for branch %s, %s: %s", b.slug, snapshot, report[b.slug])
     finally:
         con.close()
+        for lock in locks:
+            lock.close()
     return {"load_id": load_id, "snapshot": snapshot.isoformat(), "branches": report}
