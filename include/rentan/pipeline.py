@@ -10,7 +10,7 @@ import logging
 import datetime as dt
 
 from rentan.ingest import ingest
-from rentan.settings import data_paths
+from rentan.settings import data_paths, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,11 @@ def run_load(load_id: str, source: str, area: str, snapshot: dt.date) -> dict:
 
 
 def failure_marker(paths, load_id: str, source: str, area: str):
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in load_id)
-    return paths.work / "failed-loads" / safe / f"{source}--{area}"
+    return paths.work / "failed-loads" / safe_name(load_id) / f"{source}--{area}"
 
 
 def failed_loads(paths, load_id: str) -> list[tuple[str, str]]:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in load_id)
-    folder = paths.work / "failed-loads" / safe
+    folder = paths.work / "failed-loads" / safe_name(load_id)
     return sorted(tuple(p.name.split("--", 1)) for p in folder.glob("*--*")) if folder.exists() else []
 
 

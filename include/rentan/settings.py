@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +70,8 @@ def snapshot_cutoff(snapshot: dt.date) -> dt.datetime:
     """The end of a snapshot's day in WIB: a file received later belongs to a later snapshot, so a
     night rerun or backfilled today describes its day as that night saw it."""
     return dt.datetime.combine(snapshot + dt.timedelta(days=1), dt.time(0, 0), WIB)
+
+
+def safe_name(text: str) -> str:
+    """A run id (``scheduled__2025-06-30T18:00:00+00:00``) as a file or folder name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -47,7 +46,7 @@ from rentan.config import Config, load_config
 from rentan.identity.keys import hmac_sql_pads, secret
 from rentan.identity.matching import MAX_BLOCK, pair_id, score_and_decide
 from rentan.ingest.ledger import Ledger, ReviewDecision
-from rentan.settings import DataPaths, data_paths, snapshot_cutoff
+from rentan.settings import DataPaths, data_paths, safe_name, snapshot_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +269,7 @@ def _review_queue(con: duckdb.DuckDBPyConnection, review: pd.DataFrame) -> pd.Da
 
 
 def _file_name(load_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", load_id) + ".parquet"
+    return safe_name(load_id) + ".parquet"
 
 
 def _merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str, target: Path) -> int:

@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import re
 import shutil
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from rentan.identity import connect
 from rentan.identity.keys import secret
 from rentan.marts import build, views
 from rentan.marts import publish as publishing
-from rentan.settings import DataPaths, data_paths
+from rentan.settings import DataPaths, data_paths, safe_name
 
 log = logging.getLogger(__name__)
 MARTS = build.MARTS
@@ -72,7 +71,7 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     """Build, audit and (unless ``publish`` is false: a dry run) publish the marts of ``snapshot``."""
     paths = paths or data_paths()
     config = config or load_config()
-    build_id = re.sub(r"[^A-Za-z0-9_.-]", "_", load_id)[:80]
+    build_id = safe_name(load_id)[:80]
     work = paths.work / "marts" / f"{snapshot.isoformat()}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     staging = work / "staging"

@@ -117,8 +117,7 @@ class Validator:
             self._suites[name] = self.context.suites.add(self._gx.ExpectationSuite(**json.loads(json.dumps(suite_json(name)))))
         return self._suites[name]
 
-    def validate(self, suite_name: str, batch_name: str, df: pd.DataFrame) -> Outcome:
-        """Validate ``df`` (a RangeIndex frame) and return every failing row with its rule."""
+    def _run(self, suite_name: str, batch_name: str, df: pd.DataFrame, result_format: dict):
         suite = self._suite(suite_name)
         asset_name = f"{suite_name}.{batch_name}"
         try:
@@ -129,11 +128,13 @@ class Validator:
             else asset.batch_definitions[0]
         vd = self.context.validation_definitions.add_or_update(
             self._gx.ValidationDefinition(name=asset_name, data=batch_def, suite=suite))
-        result = vd.run(
-            batch_parameters={"dataframe": df.reset_index(drop=True)},
-            result_format={"result_format": "COMPLETE", "return_unexpected_index_query": False,
-                           "exclude_unexpected_values": True, "partial_unexpected_count": 0},
-        )
+        return vd.run(batch_parameters={"dataframe": df.reset_index(drop=True)}, result_format=result_format)
+
+    def validate(self, suite_name: str, batch_name: str, df: pd.DataFrame) -> Outcome:
+        """Validate ``df`` (a RangeIndex frame) and return every failing row with its rule."""
+        result = self._run(suite_name, batch_name, df, {
+            "result_format": "COMPLETE", "return_unexpected_index_query": False,
+            "exclude_unexpected_values": True, "partial_unexpected_count": 0})
         order = {e["meta"]["rule"]: i for i, e in enumerate(suite_json(suite_name)["expectations"])}
         parts = []
         for r in result.results:
@@ -163,18 +164,7 @@ class Validator:
 
     def check(self, suite_name: str, batch_name: str, df: pd.DataFrame) -> list[tuple[str, str, int | None]]:
         """Table and column rules alike: (rule, description, unexpected rows) of each that fails."""
-        suite = self._suite(suite_name)
-        asset_name = f"{suite_name}.{batch_name}"
-        try:
-            asset = self.source.get_asset(asset_name)
-        except LookupError:
-            asset = self.source.add_dataframe_asset(asset_name)
-        batch_def = asset.add_batch_definition_whole_dataframe(f"{asset_name}.whole") if not asset.batch_definitions \
-            else asset.batch_definitions[0]
-        vd = self.context.validation_definitions.add_or_update(
-            self._gx.ValidationDefinition(name=asset_name, data=batch_def, suite=suite))
-        result = vd.run(batch_parameters={"dataframe": df.reset_index(drop=True)},
-                        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0})
+        result = self._run(suite_name, batch_name, df, {"result_format": "SUMMARY", "partial_unexpected_count": 0})
         failed = []
         for r in result.results:
             if r.success and not _raised(r):
