@@ -279,3 +279,14 @@ def test_a_package_left_half_written_is_cleared_and_replaced(full_night):
     export(paths, load_id="n2", snapshot=SNAPSHOT)
     export(paths, load_id="n2-again", snapshot=SNAPSHOT)
     assert sorted(p.name for p in branch.iterdir() if p.name != ".lock") == [SNAPSHOT.isoformat()]
+
+
+def test_a_dry_run_audits_but_publishes_and_exports_nothing(full_night):
+    from rentan.pipeline import run_exports
+
+    paths = data_paths(full_night)
+    report = load(paths, load_id="dry", snapshot=SNAPSHOT, publish=False)
+    assert report["published"] is False and report["rows"]["coverage_village"] == 556
+    assert not (paths.warehouse / "marts").exists() and not (paths.warehouse / "rentan.duckdb").exists()
+    assert run_exports("dry", report, branch="lahat") == {"branch": "lahat", "written": False}
+    assert not (paths.exports / "bpjs").exists()
