@@ -167,14 +167,14 @@ def test_person_keys_are_keyed_stable_and_not_plain_hashes():
 
 
 def test_sql_person_keys_equal_the_python_ones():
-    from rentan.identity.keys import hmac_sql_pads
+    from rentan.identity.keys import hmac_sql, hmac_sql_pads
 
     niks = [nik(d, m, y, s) for d, m, y, s in [(1, 2, 80, 1), (31, 12, 99, 9999), (45, 6, 0, 17)]]
     for key in (b"short", b"k" * 64, b"a much longer secret than one sha256 block of sixty-four bytes, hashed first"):
         inner, outer = hmac_sql_pads(key)
         got = duckdb.connect().execute(
-            "select list_transform($niks, lambda n: left(sha256($o || unhex(sha256($i || encode(n)))), 32))",
-            {"o": outer, "i": inner, "niks": niks}).fetchall()[0][0]
+            f"select list_transform($niks, lambda n: {hmac_sql('n')})",
+            {"outer": outer, "inner": inner, "niks": niks}).fetchall()[0][0]
         assert got == list(person_keys(pd.Series(niks), key))
 
 

@@ -11,6 +11,14 @@ import sys
 from rentan.settings import data_paths
 
 
+def _load_id(args) -> str:
+    return args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+
+
+def _snapshot(args) -> dt.date:
+    return dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+
+
 def _sample(args) -> int:
     from rentan.sample import generate
 
@@ -27,7 +35,7 @@ def _sample(args) -> int:
 def _ingest(args) -> int:
     from rentan.ingest import ingest
 
-    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    load_id = _load_id(args)
     report = ingest(data_paths(args.data), load_id=load_id, areas=args.area or None)
     print(json.dumps(report.as_dict(), indent=2))
     return 0
@@ -36,8 +44,8 @@ def _ingest(args) -> int:
 def _standardise(args) -> int:
     from rentan.standardise import standardise
 
-    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    today = dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+    load_id = _load_id(args)
+    today = _snapshot(args)
     report = standardise(data_paths(args.data), load_id=load_id, today=today, areas=args.area or None)
     print(json.dumps(report.as_dict(), indent=2))
     return 1 if report.blocked else 0
@@ -46,8 +54,8 @@ def _standardise(args) -> int:
 def _identity(args) -> int:
     from rentan.identity import resolve
 
-    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    snapshot = dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+    load_id = _load_id(args)
+    snapshot = _snapshot(args)
     print(json.dumps(resolve(data_paths(args.data), load_id=load_id, snapshot=snapshot), indent=2))
     return 0
 
@@ -72,8 +80,8 @@ def _review(args) -> int:
 def _marts(args) -> int:
     from rentan.marts import load
 
-    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    snapshot = dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+    load_id = _load_id(args)
+    snapshot = _snapshot(args)
     print(json.dumps(load(data_paths(args.data), load_id=load_id, snapshot=snapshot), indent=2))
     return 0
 
@@ -81,8 +89,8 @@ def _marts(args) -> int:
 def _export(args) -> int:
     from rentan.exports.bpjs import export
 
-    load_id = args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    snapshot = dt.date.fromisoformat(args.snapshot) if args.snapshot else dt.date.today()
+    load_id = _load_id(args)
+    snapshot = _snapshot(args)
     report = export(data_paths(args.data), load_id=load_id, snapshot=snapshot, branches=args.branch or None)
     print(json.dumps(report, indent=2))
     return 0

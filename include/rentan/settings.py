@@ -52,6 +52,11 @@ class DataPaths:
             raise ValueError(f"unknown warehouse layer {layer!r}; expected one of {LAYERS}")
         return self.warehouse / layer / table
 
+    def parquet_glob(self, layer: str, table: str) -> str | None:
+        """A glob over every Parquet file of a warehouse table, or None while it has none."""
+        base = self.layer(layer, table)
+        return (base / "**" / "*.parquet").as_posix() if base.exists() and any(base.rglob("*.parquet")) else None
+
     @property
     def ledger_url(self) -> str:
         return os.environ.get("RENTAN_LEDGER_URL") or f"sqlite:///{self.root / 'ledger.sqlite'}"

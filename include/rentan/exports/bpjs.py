@@ -44,13 +44,8 @@ STATUS_ID = {"duplicate": "GANDA", "already_covered": "SUDAH TERDAFTAR", "alread
              "rejected": "DITOLAK SAAT VALIDASI"}
 
 
-def _glob(paths: DataPaths, layer: str, table: str) -> str | None:
-    base = paths.warehouse / layer / table
-    return (base / "**" / "*.parquet").as_posix() if base.exists() and any(base.rglob("*.parquet")) else None
-
-
 def _people(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[str]) -> pd.DataFrame:
-    cand, subs = _glob(paths, "silver", "enrolment_candidates"), _glob(paths, "silver", "submissions")
+    cand, subs = paths.parquet_glob("silver", "enrolment_candidates"), paths.parquet_glob("silver", "submissions")
     if cand is None or subs is None:
         return pd.DataFrame()
     return con.sql(f"""
@@ -68,7 +63,7 @@ def _people(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[st
 
 
 def _rejected(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[str]) -> pd.DataFrame:
-    q = _glob(paths, "quarantine", "submissions")
+    q = paths.parquet_glob("quarantine", "submissions")
     if q is None:
         return pd.DataFrame()
     return con.sql(f"""
@@ -186,9 +181,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
         con.register("ref_villages", villages())
         ledger = Ledger(paths.ledger_url)
         try:
-            cutoff = cutoff or snapshot_cutoff(snapshot)
-            shas = [e.sha256 for e in ledger.entries() if e.status == "loaded"
-                    and (e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)) < cutoff]
+            shas = list(ledger.received_before(cutoff or snapshot_cutoff(snapshot)))
         finally:
             ledger.dispose()
         con.register("received", pd.DataFrame({"file_sha256": pd.Series(shas, dtype="string")}))

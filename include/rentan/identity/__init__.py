@@ -43,7 +43,7 @@ from scipy.sparse.csgraph import connected_components
 from sqlalchemy import select
 
 from rentan.config import Config, load_config
-from rentan.identity.keys import hmac_sql_pads, secret
+from rentan.identity.keys import hmac_sql, hmac_sql_pads, secret
 from rentan.identity.matching import MAX_BLOCK, pair_id, score_and_decide
 from rentan.ingest.ledger import Ledger, ReviewDecision
 from rentan.settings import DataPaths, data_paths, safe_name, snapshot_cutoff
@@ -66,24 +66,14 @@ def connect(work: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _aware(t: dt.datetime) -> dt.datetime:
-    # SQLite hands timestamps back without their zone; the ledger stores UTC
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
-
-
-def _glob(paths: DataPaths, source: str) -> str | None:
-    base = paths.warehouse / "silver" / source
-    return (base / "**" / "*.parquet").as_posix() if any(base.glob("*/*.parquet")) else None
-
-
 def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledger, cutoff: dt.datetime) -> int:
     """Table ``records``: proposals and members from files received by the end of the snapshot's
     day, numbered by (source, record id)."""
-    subs = _glob(paths, "submissions")
+    subs = paths.parquet_glob("silver", "submissions")
     if subs is None:
         return 0
     received = pa.table({"file_sha256": pa.array([], pa.string()), "received_at": pa.array([], pa.timestamp("us", "UTC"))})
-    rows = {e.sha256: e.received_at for e in ledger.entries() if e.status == "loaded" and _aware(e.received_at) < cutoff}
+    rows = ledger.received_before(cutoff)
     if rows:
         received = pa.table({"file_sha256": list(rows), "received_at": pa.array(list(rows.values()), pa.timestamp("us", "UTC"))})
     con.register("received", received)
@@ -94,7 +84,7 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
         from read_parquet('{subs}', hive_partitioning = true, union_by_name = true) s
         join received r using (file_sha256)
         where s.nik is not null"""]
-    mem = _glob(paths, "membership")
+    mem = paths.parquet_glob("silver", "membership")
     if mem is not None:  # a night before any branch extract arrived still has proposals to decide on
         parts.append(f"""
         select 'membership' as source, 'kpj:' || m.kpj as record_id, {", ".join("m." + c for c in MEM_COLUMNS)}
@@ -175,10 +165,10 @@ def _key_records(con: duckdb.DuckDBPyConnection, canonical: pd.DataFrame, links:
     con.register("canonical", canonical)
     con.register("fuzzy_pos", pd.DataFrame({"pos": np.unique(np.concatenate(
         [links["pos_i"].to_numpy(np.int64), links["pos_j"].to_numpy(np.int64)]))}))
-    con.execute("""
+    con.execute(f"""
         create table keyed as
         select r.*,
-               left(sha256($outer || unhex(sha256($inner || encode(coalesce(c.canonical, r.nik))))), 32) as person_key,
+               {hmac_sql("coalesce(c.canonical, r.nik)")} as person_key,
                case when f.pos is null then 'nik' else 'fuzzy' end as matched_by
         from records r left join canonical c using (nik) left join fuzzy_pos f using (pos)""",
                 {"inner": inner, "outer": outer})

@@ -45,6 +45,12 @@ def person_keys(niks: pd.Series, key: bytes) -> pd.Series:
     return niks.map(table).astype("string")
 
 
+def hmac_sql(expr: str) -> str:
+    """SQL for the person key of ``expr`` (a VARCHAR), given the pads of :func:`hmac_sql_pads` as
+    the parameters ``$inner`` and ``$outer``."""
+    return f"left(sha256($outer || unhex(sha256($inner || encode({expr})))), {KEY_HEX_CHARS})"
+
+
 def hmac_sql_pads(key: bytes) -> tuple[bytes, bytes]:
     """The inner and outer pads of HMAC-SHA256 (RFC 2104), so SQL can compute
     ``sha256(outer || sha256(inner || message))`` over millions of NIKs at once, with the very

@@ -132,6 +132,16 @@ class Ledger:
     def record(self, entry: IngestedFile) -> None:
         self.record_all([entry])
 
+    def received_before(self, cutoff: dt.datetime) -> dict[str, dt.datetime]:
+        """The loaded files received before ``cutoff``, by SHA-256, with their time (UTC)."""
+        out = {}
+        for e in self.entries():
+            # SQLite hands timestamps back without their zone; the ledger stores UTC
+            at = e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)
+            if e.status == LOADED and at < cutoff:
+                out.setdefault(e.sha256, at)
+        return out
+
     def entries(self, load_id: str | None = None) -> list[IngestedFile]:
         with Session(self.engine) as s:
             q = select(IngestedFile).order_by(IngestedFile.id)

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from rentan.config import Config
-from rentan.identity.keys import hmac_sql_pads
+from rentan.identity.keys import hmac_sql, hmac_sql_pads
 from rentan.ingest.ledger import Ledger
 from rentan.reference import villages as reference_villages
 from rentan.settings import DataPaths, snapshot_cutoff
@@ -31,18 +31,11 @@ AGE_BAND = """case when {age} is null then 'unknown' when {age} < 25 then '<25' 
                    else '65+' end"""
 
 
-def _glob(paths: DataPaths, layer: str, table: str) -> str | None:
-    base = paths.warehouse / layer / table
-    if not base.exists() or not any(base.rglob("*.parquet")):
-        return None
-    return (base / "**" / "*.parquet").as_posix()
-
-
 def _read(paths: DataPaths, layer: str, table: str, empty: str) -> str:
     """A FROM clause over a silver table, or an empty relation of the given typed columns
     (``"name type, ..."``) when nothing has arrived yet: a night before the first claims extract
     still builds its other marts."""
-    g = _glob(paths, layer, table)
+    g = paths.parquet_glob(layer, table)
     if g is None:
         cols = ", ".join(f"NULL::{t} as {c}" for c, t in (x.strip().split() for x in empty.split(",")))
         return f"(select {cols} where false)"
@@ -80,10 +73,9 @@ def _dimensions(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
     con.register("_months", pd.DataFrame(months, columns=["regency_code", "fiscal_year", "months"]))
     con.execute("create table programme_months as select * from _months")
     # only what had arrived by the end of the snapshot's day: a backfilled night sees its own past
-    files = pd.DataFrame([(e.sha256, e.received_at) for e in ledger.entries() if e.status == "loaded"],
-                         columns=["file_sha256", "received_at"]).drop_duplicates("file_sha256")
-    files["received_at"] = pd.to_datetime(files["received_at"], utc=True)
-    files = files[files["received_at"] < pd.Timestamp(cutoff)]
+    received = ledger.received_before(cutoff)
+    files = pd.DataFrame({"file_sha256": pd.Series(list(received), dtype="string"),
+                          "received_at": pd.to_datetime(pd.Series(list(received.values()), dtype=object), utc=True)})
     con.register("_files", files)
     con.execute("create table files as select * from _files")
 
@@ -138,8 +130,8 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
             select c.*, f.received_at from {clm} c join files f using (file_sha256)
         )
         select c.*, c.area as branch,
-               left(sha256($outer || unhex(sha256($inner || encode(c.branch_claim)))), 32) as claim_key,
-               coalesce(m.person_key, left(sha256($outer || unhex(sha256($inner || encode(c.nik)))), 32)) as person_key,
+               {hmac_sql("c.branch_claim")} as claim_key,
+               coalesce(m.person_key, {hmac_sql("c.nik")}) as person_key,
                coalesce(m.regency_code, sn.regency_code, s1.regency_code) as regency_code
         from (select *, area || ':' || claim_no as branch_claim from c
               qualify row_number() over (partition by area, claim_no order by received_at desc nulls last,
