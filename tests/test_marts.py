@@ -191,7 +191,10 @@ def test_a_run_killed_while_publishing_leaves_the_previous_state_whole(full_nigh
         assert con.execute("select count(*) from coverage_village").fetchall() == [(556,)]
     # the next run cleans up what the killed one left and publishes
     load(paths, load_id="n3", snapshot=snapshot)
-    assert len(list((paths.warehouse / "_marts").iterdir())) == 2, "the current version and the one before"
+    versions = [p for p in (paths.warehouse / "_marts").iterdir() if p.is_dir()]
+    assert len(versions) == 2, "the current version and the one before"
+    current = (paths.warehouse / "_marts" / "CURRENT").read_text().strip()
+    assert (paths.warehouse / "marts").resolve().name == current, "the pointer names what the link points to"
 
 
 def test_branch_exports_cells_and_injection_guard(full_night):

@@ -1,5 +1,6 @@
 """Alerts when a task fails: always to the task log and to ``<RENTAN_DATA>/alerts/alerts.jsonl``
-(one JSON line per failure, for whoever watches the data root); to a chat webhook when
+(one JSON line per failure, for whoever watches the data root; on object storage one object per
+alert under ``alerts/``); to a chat webhook when
 ``RENTAN_ALERT_WEBHOOK`` is set (off by default). E-mail goes through Airflow's own
 ``email_on_failure`` when ``RENTAN_ALERT_EMAIL`` is set (see the DAG's default arguments).
 
@@ -42,6 +43,22 @@ def alert_record(context) -> dict:
     }
 
 
+def _to_store(rec: dict) -> None:
+    """With the data root on object storage, the alerts file above is this machine's; each alert
+    also goes to ``alerts/`` on the store (one object each: objects cannot be appended to)."""
+    from rentan.settings import safe_name
+    from rentan.storage import remote_url, remote_root
+
+    url = remote_url()
+    if url is None:
+        return
+    name = safe_name(f"{rec['at']}-{rec['dag_id']}-{rec['task_id']}-{rec['map_index']}") + ".json"
+    try:
+        (remote_root(url) / "alerts" / name).write_text(json.dumps(rec, sort_keys=True) + "\n")
+    except Exception as e:  # noqa: BLE001 - the store may be what failed
+        log.error("could not write the alert to %s: %s", url, e)
+
+
 def on_failure(context) -> None:
     rec = alert_record(context)
     where = f"{rec['dag_id']}.{rec['task_id']}" + (f"[{rec['map_index']}]" if rec["map_index"] not in (-1, None) else "")
@@ -54,6 +71,7 @@ def on_failure(context) -> None:
             fh.write(json.dumps(rec, sort_keys=True) + "\n")
     except OSError as e:  # an alert must never hide the failure it reports
         log.error("could not write the alert file: %s", e)
+    _to_store(rec)
     url = os.environ.get(WEBHOOK_ENV)
     if url:
         try:

@@ -178,7 +178,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    from rentan.storage import SYNCED, remote_url, workspace
+
+    url = remote_url(args.data)
+    if url is None:
+        return args.func(args)
+    # a data root on object storage: the command works in a local checkout of it, and what it
+    # changed goes back to the store; commands that only read send nothing back
+    reads_only = args.command in ("query", "summary", "review")
+    with workspace(SYNCED, push=() if reads_only else SYNCED, url=url) as paths:
+        args.data = None  # data_paths() is now the checkout
+        if args.command == "query":
+            from rentan.marts.views import refresh
+
+            if (paths.warehouse / "marts").exists():
+                refresh(paths.warehouse)  # views of this checkout's paths
+        return args.func(args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The nightly load's stages as plain functions: what each DAG task calls.
 
-Each returns a small JSON-able summary (it travels through XCom; data never does).
+Each returns a small JSON-able summary (it travels through XCom; data never does). Each works in
+``storage.workspace``: on local disk the data root itself; on object storage a private checkout of
+the prefixes the stage reads, whose changes go back to the store when the stage succeeds.
 """
 
 from __future__ import annotations
@@ -10,20 +12,34 @@ import logging
 import datetime as dt
 
 from rentan.ingest import ingest
-from rentan.settings import data_paths, safe_name
+from rentan.settings import data_paths
+from rentan.storage import workspace
 
 log = logging.getLogger(__name__)
 
 
+# what each stage reads and writes, as prefixes of the data root
+LAYERS_LOADED = ("warehouse/bronze", "warehouse/silver", "warehouse/quarantine", "exports/desa", "gx")
+SILVER = ("warehouse/silver",)
+MARTS_READ = ("warehouse/silver", "warehouse/quarantine", "warehouse/_marts", "gx")
+MARTS_WRITE = ("warehouse/_marts", "gx")
+
+
+def _ledger():
+    from rentan.ingest.ledger import Ledger
+
+    return Ledger(data_paths().ledger_url)
+
+
 def run_ingest(load_id: str, areas: list[str] | None = None) -> dict:
-    return ingest(data_paths(), load_id=load_id, areas=areas or None).as_dict()
+    with workspace(("landing", *LAYERS_LOADED)) as paths:
+        return ingest(paths, load_id=load_id, areas=areas or None).as_dict()
 
 
 def plan(areas: list[str] | None = None) -> dict:
     """What tonight's mapped tasks run over: each source's areas and the branches, all from
     configuration (a new regency is a new entry there), limited to ``areas`` when given."""
     from rentan.config import load_config
-    from rentan.ingest.ledger import Ledger
 
     config = load_config()
     known = {a for s in config.sources for a in config.areas(s)}
@@ -37,7 +53,7 @@ def plan(areas: list[str] | None = None) -> dict:
             wanted |= {b.slug, *b.regencies}
     # the ledger's tables are made here, once, before the mapped loads open it side by side
     # (concurrent CREATE TABLE on PostgreSQL can fail)
-    Ledger(data_paths().ledger_url).dispose()
+    _ledger().dispose()
     return {
         "sources": {s: [a for a in config.areas(s) if a in wanted] for s in config.sources},
         "branches": [b for b in config.branches if b in wanted],
@@ -49,43 +65,45 @@ def run_load(load_id: str, source: str, area: str, snapshot: dt.date) -> dict:
     that one broken area fails alone."""
     from rentan.standardise import standardise
 
-    paths = data_paths()
-    marker = failure_marker(paths, load_id, source, area)
+    ledger = _ledger()
     try:
-        ingested = ingest(paths, load_id=load_id, areas=[area], sources=[source]).as_dict()
-        report = standardise(paths, load_id=load_id, today=snapshot, areas=[area], sources=[source]).as_dict()
-    except Exception as e:
-        # the exports of this night must know that this area did not load (see run_exports)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{type(e).__name__}\n")
-        raise
-    marker.unlink(missing_ok=True)
+        try:
+            with workspace((f"landing/{source}/{area}", *LAYERS_LOADED), push=LAYERS_LOADED) as paths:
+                ingested = ingest(paths, load_id=load_id, areas=[area], sources=[source]).as_dict()
+                report = standardise(paths, load_id=load_id, today=snapshot, areas=[area], sources=[source]).as_dict()
+        except Exception as e:
+            # the exports of this night must know that this area did not load (see run_exports)
+            ledger.load_failed(load_id, source, area, type(e).__name__)
+            raise
+        ledger.load_succeeded(load_id, source, area)
+    finally:
+        ledger.dispose()
     return {"source": source, "area": area, "rows_loaded": ingested["rows_loaded"],
             "files_loaded": ingested["loaded"], "blocked": report["blocked"]}
 
 
-def failure_marker(paths, load_id: str, source: str, area: str):
-    return paths.work / "failed-loads" / safe_name(load_id) / f"{source}--{area}"
-
-
-def failed_loads(paths, load_id: str) -> list[tuple[str, str]]:
-    folder = paths.work / "failed-loads" / safe_name(load_id)
-    return sorted(tuple(p.name.split("--", 1)) for p in folder.glob("*--*")) if folder.exists() else []
+def failed_loads(load_id: str) -> list[tuple[str, str]]:
+    ledger = _ledger()
+    try:
+        return ledger.failed_loads(load_id)
+    finally:
+        ledger.dispose()
 
 
 def run_unfiled(load_id: str) -> dict:
     """Record the files left outside any source or area folder, each with its reason."""
-    return ingest(data_paths(), load_id=load_id, unfiled=True).as_dict()
+    with workspace(("landing",), push=()) as paths:
+        return ingest(paths, load_id=load_id, unfiled=True).as_dict()
 
 
 def validation_gate_for(load_id: str) -> dict:
     """Fails, naming each file this run held back, its rule and counts; the rest has gone on."""
     from sqlalchemy import select
 
-    from rentan.ingest.ledger import Ledger, StandardisedFile
+    from rentan.ingest.ledger import StandardisedFile
     from rentan.standardise import gate
 
-    ledger = Ledger(data_paths().ledger_url)
+    ledger = _ledger()
     try:
         with ledger.session() as s:
             blocked = [r.block_reason for r in s.scalars(select(StandardisedFile).where(
@@ -121,7 +139,8 @@ def cutoff(param: str | None, data_interval_end=None, logical_date=None) -> dt.d
 def run_standardise(load_id: str, snapshot: dt.date, areas: list[str] | None = None) -> dict:
     from rentan.standardise import standardise
 
-    return standardise(data_paths(), load_id=load_id, today=snapshot, areas=areas or None).as_dict()
+    with workspace(LAYERS_LOADED) as paths:
+        return standardise(paths, load_id=load_id, today=snapshot, areas=areas or None).as_dict()
 
 
 def validation_gate(report: dict) -> dict:
@@ -135,13 +154,15 @@ def validation_gate(report: dict) -> dict:
 def run_identity(load_id: str, snapshot: dt.date, as_of: dt.datetime | None = None) -> dict:
     from rentan.identity import resolve
 
-    return resolve(data_paths(), load_id=load_id, snapshot=snapshot, cutoff=as_of)
+    with workspace(SILVER) as paths:
+        return resolve(paths, load_id=load_id, snapshot=snapshot, cutoff=as_of)
 
 
 def run_marts(load_id: str, snapshot: dt.date, dry_run: bool = False, as_of: dt.datetime | None = None) -> dict:
     from rentan.marts import load
 
-    report = load(data_paths(), load_id=load_id, snapshot=snapshot, publish=not dry_run, cutoff=as_of)
+    with workspace(MARTS_READ, push=MARTS_WRITE) as paths:
+        report = load(paths, load_id=load_id, snapshot=snapshot, publish=not dry_run, cutoff=as_of)
     return {**report, "cutoff": as_of.isoformat() if as_of else None}
 
 
@@ -156,12 +177,14 @@ def run_exports(load_id: str, published: dict, branch: str | None = None) -> dic
 
     config = load_config()
     serves = {branch, *config.branches[branch].regencies} if branch else None
-    broken = [(s, a) for s, a in failed_loads(data_paths(), load_id) if serves is None or a in serves]
+    broken = [(s, a) for s, a in failed_loads(load_id) if serves is None or a in serves]
     if broken:
         # an enrolment list built without tonight's membership extract could enrol people already
         # covered: hold the package back until the load is fixed and the night rerun
         raise RuntimeError("no package written: this run could not load " + ", ".join(
             f"{s} of {a}" for s, a in broken) + "; fix that load (see its task) and rerun the night")
     as_of = dt.datetime.fromisoformat(published["cutoff"]) if published.get("cutoff") else None
-    return export(data_paths(), load_id=load_id, snapshot=dt.date.fromisoformat(published["snapshot"]),
-                  branches=[branch] if branch else None, cutoff=as_of)
+    package = f"exports/bpjs/{branch}" if branch else "exports/bpjs"
+    with workspace(("warehouse/silver", "warehouse/quarantine", "warehouse/_marts", package), push=(package,)) as paths:
+        return export(paths, load_id=load_id, snapshot=dt.date.fromisoformat(published["snapshot"]),
+                      branches=[branch] if branch else None, cutoff=as_of)

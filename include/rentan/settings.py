@@ -8,6 +8,8 @@ Everything lives below one data root, ``RENTAN_DATA`` (default ``<repo>/data``):
 - ``truth/``                         the sample generator's ground truth (never read by the pipeline)
 - ``work/``                          work in progress; moved into place only when complete
 - ``ledger.sqlite``                  the ingestion ledger (``RENTAN_LEDGER_URL`` for any SQLAlchemy URL)
+
+``RENTAN_DATA`` may also be an object-storage URL (``s3://bucket/rentan``): see ``rentan.storage``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ LAYERS = ("bronze", "silver", "quarantine", "marts")
 @dataclass(frozen=True)
 class DataPaths:
     root: Path
+    # the object-storage URL this is a local checkout of, if any
+    remote: str | None = None
 
     @property
     def landing(self) -> Path:
@@ -59,11 +63,28 @@ class DataPaths:
 
     @property
     def ledger_url(self) -> str:
-        return os.environ.get("RENTAN_LEDGER_URL") or f"sqlite:///{self.root / 'ledger.sqlite'}"
+        url = os.environ.get("RENTAN_LEDGER_URL")
+        if url:
+            return url
+        if self.remote:
+            # a SQLite file in one task's checkout would be a different ledger for every task
+            raise RuntimeError(f"RENTAN_DATA is on object storage ({self.remote}): the ingestion ledger must be "
+                               "a database every worker reaches; set RENTAN_LEDGER_URL "
+                               "(e.g. postgresql+psycopg://user:password@host/rentan)")
+        return f"sqlite:///{self.root / 'ledger.sqlite'}"
 
 
 def data_paths(root: str | os.PathLike | None = None) -> DataPaths:
-    """The data root given, else ``$RENTAN_DATA``, else ``<repo>/data``."""
+    """The data root given, else the checkout the current task works in, else ``$RENTAN_DATA``,
+    else ``<repo>/data``. For a root on object storage, outside a checkout: this machine's own
+    state folder for it (no data there; see ``rentan.storage.workspace``)."""
+    from rentan import storage
+
+    if root is None and storage.active() is not None:
+        return storage.active()
+    url = storage.remote_url(root)
+    if url is not None:
+        return storage.state_paths(url)
     chosen = root or os.environ.get("RENTAN_DATA") or REPO_ROOT / "data"
     return DataPaths(Path(chosen).expanduser().resolve())
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -93,6 +94,21 @@ class ReviewDecision(Base):
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+class FailedLoad(Base):
+    """A source of a regency or branch that a run could not load: that night's exports of the
+    areas it serves wait until the load is fixed. Kept here, not in a file, because the export
+    task may run on another worker than the load."""
+
+    __tablename__ = "failed_load"
+    __table_args__ = (UniqueConstraint("load_id", "source", "area"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    load_id: Mapped[str] = mapped_column(String(200), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    area: Mapped[str] = mapped_column(String(80))
+    error: Mapped[str] = mapped_column(String(200))  # the error's type only: a message may quote a cell
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 @dataclass(frozen=True)
 class Known:
     by_path_and_content: set[tuple[str, str]]
@@ -161,6 +177,23 @@ class Ledger:
 
     def session(self) -> Session:
         return Session(self.engine)
+
+    def load_failed(self, load_id: str, source: str, area: str, error: str) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.execute(delete(FailedLoad).where(FailedLoad.load_id == load_id, FailedLoad.source == source,
+                                               FailedLoad.area == area))
+            s.add(FailedLoad(load_id=load_id, source=source, area=area, error=error,
+                             failed_at=dt.datetime.now(dt.timezone.utc)))
+
+    def load_succeeded(self, load_id: str, source: str, area: str) -> None:
+        """A retry that loads clears the failure its earlier try recorded."""
+        with Session(self.engine) as s, s.begin():
+            s.execute(delete(FailedLoad).where(FailedLoad.load_id == load_id, FailedLoad.source == source,
+                                               FailedLoad.area == area))
+
+    def failed_loads(self, load_id: str) -> list[tuple[str, str]]:
+        with Session(self.engine) as s:
+            return sorted((r.source, r.area) for r in s.scalars(select(FailedLoad).where(FailedLoad.load_id == load_id)))
 
     def dispose(self) -> None:
         self.engine.dispose()

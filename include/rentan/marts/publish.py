@@ -8,6 +8,9 @@ POSIX makes atomic. A reader resolves ``marts`` either before the swap (the whol
 or after it (the whole new one). A run killed at any point before the swap leaves the link, and so
 every published snapshot, untouched; its half-built version is removed by the next publish.
 Re-running a night replaces that night's partition in the next version; it never adds a copy.
+
+``warehouse/_marts/CURRENT`` names the current version too: object stores have no links, so there
+(see ``rentan.storage``) that file, replaced in one PUT, is the switch.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 VERSIONS = "_marts"
 LINK = "marts"
+POINTER = "CURRENT"
 
 
 @contextlib.contextmanager
@@ -96,9 +100,12 @@ def publish(warehouse: Path, staging: Path, snapshot: dt.date, build_id: str, ma
         os.symlink(os.path.relpath(new, warehouse), tmp)
         os.replace(tmp, warehouse / LINK)  # the switch
         _fsync_dir(warehouse)
+        pointer = warehouse / VERSIONS / f".{POINTER}.{os.getpid()}.tmp"
+        pointer.write_text(new.name + "\n")
+        os.replace(pointer, warehouse / VERSIONS / POINTER)
         # keep the version just replaced for readers still inside it; older ones go
         keep = {new.name, current.name if current else None}
         for old in (warehouse / VERSIONS).iterdir():
-            if old.name not in keep:
+            if old.is_dir() and old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)
     return new
