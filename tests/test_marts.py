@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -195,6 +196,24 @@ def test_a_run_killed_while_publishing_leaves_the_previous_state_whole(full_nigh
     assert len(versions) == 2, "the current version and the one before"
     current = (paths.warehouse / "_marts" / "CURRENT").read_text().strip()
     assert (paths.warehouse / "marts").resolve().name == current, "the pointer names what the link points to"
+
+
+def test_analysts_views_follow_a_data_root_mounted_elsewhere(full_night, tmp_path):
+    load(data_paths(full_night), load_id="n2", snapshot=SNAPSHOT)
+    moved = tmp_path / "seen-from-the-host"
+    shutil.move(full_night, moved)
+    db = moved / "warehouse" / "rentan.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con, pytest.raises(duckdb.Error):
+        con.execute("select count(*) from coverage_village").fetchall()  # the writer's path is gone
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "rentan.cli", "--data", str(moved), *args],
+                              capture_output=True, text=True, check=True).stdout
+
+    assert cli("query", "--csv", "select count(*) as n from coverage_village").split() == ["n", "556"]
+    cli("views")
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from coverage_village").fetchall() == [(556,)]
 
 
 def test_branch_exports_cells_and_injection_guard(full_night):

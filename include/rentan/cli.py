@@ -97,17 +97,31 @@ def _export(args) -> int:
 
 
 def _query(args) -> int:
-    from rentan.marts.views import DATABASE, query
+    from rentan.marts.views import query
 
     warehouse = data_paths(args.data).warehouse
-    if not (warehouse / DATABASE).exists():
-        print(f"no analysts' database at {warehouse / DATABASE}: no marts have been published yet", file=sys.stderr)
+    if not (warehouse / "marts").exists():
+        print(f"no marts at {warehouse / 'marts'}: none have been published yet", file=sys.stderr)
         return 1
     rel = query(warehouse, args.sql)
     if args.csv:
         rel.to_df().to_csv(sys.stdout, index=False)
     else:
         rel.show(max_width=200, max_rows=args.max_rows)
+    return 0
+
+
+def _views(args) -> int:
+    from rentan.marts.views import refresh
+
+    if data_paths(args.data).remote:
+        print("the data root is on object storage: `rentan query` reads its marts", file=sys.stderr)
+        return 1
+    warehouse = data_paths(args.data).warehouse
+    if not (warehouse / "marts").exists():
+        print(f"no marts at {warehouse / 'marts'}: none have been published yet", file=sys.stderr)
+        return 1
+    print(refresh(warehouse))
     return 0
 
 
@@ -172,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-rows", type=int, default=100)
     p.set_defaults(func=_query)
 
+    p = sub.add_parser("views", help="rewrite warehouse/rentan.duckdb for the data root as this machine sees it")
+    p.set_defaults(func=_views)
+
     p = sub.add_parser("summary", help="print what was received and loaded")
     p.set_defaults(func=_summary)
 
@@ -185,14 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     # a data root on object storage: the command works in a local checkout of it, and what it
     # changed goes back to the store; commands that only read send nothing back
-    reads_only = args.command in ("query", "summary", "review")
-    with workspace(SYNCED, push=() if reads_only else SYNCED, url=url) as paths:
+    reads_only = args.command in ("query", "summary", "review", "views")
+    with workspace(SYNCED, push=() if reads_only else SYNCED, url=url):
         args.data = None  # data_paths() is now the checkout
-        if args.command == "query":
-            from rentan.marts.views import refresh
-
-            if (paths.warehouse / "marts").exists():
-                refresh(paths.warehouse)  # views of this checkout's paths
         return args.func(args)
 
 

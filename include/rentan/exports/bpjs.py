@@ -33,6 +33,7 @@ import pandas as pd
 
 from rentan.config import Config, load_config
 from rentan.exports.xlsx import neutralise, write_xlsx
+from rentan.fsutil import replace_dir
 from rentan.standardise.reasons import REASONS
 from rentan.ingest.ledger import Ledger
 from rentan.settings import DataPaths, data_paths, snapshot_cutoff
@@ -228,11 +229,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
             _csv(enrol, tmp / csv_name)
             manifest["files"][csv_name] = {"rows": int(len(enrol)), "sha256": _sha256(tmp / csv_name)}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-            old = final.parent / f".{final.name}.{os.getpid()}.old"
-            if final.exists():
-                os.rename(final, old)  # the folder is missing only between these two renames
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_dir(tmp, final)
             fcntl.flock(lock, fcntl.LOCK_UN)
             report[b.slug] = {name: f["rows"] for name, f in manifest["files"].items()}
             log.info("export for branch %s, %s: %s", b.slug, snapshot, report[b.slug])

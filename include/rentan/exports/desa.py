@@ -30,6 +30,7 @@ import yaml
 
 from rentan import reference
 from rentan.config import DEFAULT_CONFIG, Config, Regency, load_config
+from rentan.fsutil import replace_dir
 from rentan.settings import DataPaths, data_paths
 
 from .xlsx import write_xlsx
@@ -239,24 +240,17 @@ def _titles(regency: Regency, place: str, snapshot: dt.date, rows: pd.DataFrame)
 
 
 def _swap_in(built: Path, target: Path, scratch: Path) -> None:
-    """Put the folder ``built`` at ``target`` in place of the old one; with nothing built, the old
-    one just goes."""
-    old = None
-    if target.exists():
-        old = scratch / f"{target.name}.old.{uuid.uuid4().hex}"
-        os.rename(target, old)
+    """Put the folder ``built`` at ``target`` in place of the old one, in one step; with nothing
+    built, the old one just goes."""
     try:
         if built.exists() and any(built.iterdir()):
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(built, target)
-    except BaseException:
-        if old is not None and not target.exists():
-            os.rename(old, target)  # keep the previous lists rather than none
-            old = None
-        raise
-    finally:
-        if old is not None:
+            replace_dir(built, target)
+        elif target.exists():
+            old = scratch / f"{target.name}.old.{uuid.uuid4().hex}"
+            os.rename(target, old)
             shutil.rmtree(old, ignore_errors=True)
+    finally:
         shutil.rmtree(built, ignore_errors=True)
 
 

@@ -19,26 +19,31 @@ from rentan.marts.build import MARTS
 DATABASE = "rentan.duckdb"
 
 
+def _create_views(con: duckdb.DuckDBPyConnection, marts: Path) -> None:
+    for m in MARTS:
+        if not any((marts / m).glob("*/*.parquet")):
+            continue
+        src = f"read_parquet('{(marts / m).as_posix()}/*/*.parquet', hive_partitioning = true)"
+        con.execute(f"create view {m}_history as select * from {src}")
+        con.execute(f"create view {m} as select * exclude (snapshot_date) from {m}_history "
+                    f"where snapshot_date = (select max(snapshot_date) from {m}_history)")
+    con.execute("""create view villages_missing as
+                   select regency, regency_name, district_name, village_code, village_name, village_word,
+                          first_submitted_on
+                   from coverage_village where not submitted order by village_code""")
+    con.execute("""create view snapshots as
+                   select distinct snapshot_date from coverage_regency_history order by 1""")
+
+
 def refresh(warehouse: Path) -> Path:
+    """Write ``rentan.duckdb`` for this machine: its views hold the marts' absolute path, so a
+    data root seen at another path (a container's volume on the host) needs ``rentan views``."""
     target = warehouse / DATABASE
     tmp = warehouse / f".{DATABASE}.{os.getpid()}.tmp"
     tmp.unlink(missing_ok=True)
-    marts = (warehouse / "marts").absolute()
     con = duckdb.connect(str(tmp))
     try:
-        for m in MARTS:
-            if not any((marts / m).glob("*/*.parquet")):
-                continue
-            src = f"read_parquet('{(marts / m).as_posix()}/*/*.parquet', hive_partitioning = true)"
-            con.execute(f"create view {m}_history as select * from {src}")
-            con.execute(f"create view {m} as select * exclude (snapshot_date) from {m}_history "
-                        f"where snapshot_date = (select max(snapshot_date) from {m}_history)")
-        con.execute("""create view villages_missing as
-                       select regency, regency_name, district_name, village_code, village_name, village_word,
-                              first_submitted_on
-                       from coverage_village where not submitted order by village_code""")
-        con.execute("""create view snapshots as
-                       select distinct snapshot_date from coverage_regency_history order by 1""")
+        _create_views(con, (warehouse / "marts").absolute())
     finally:
         con.close()
     os.replace(tmp, target)
@@ -46,5 +51,8 @@ def refresh(warehouse: Path) -> Path:
 
 
 def query(warehouse: Path, sql: str) -> duckdb.DuckDBPyRelation:
-    con = duckdb.connect(str(warehouse / DATABASE), read_only=True)
+    """Run ``sql`` over the published marts. The views are made afresh in memory, so this works
+    wherever the data root is mounted, whatever path ``rentan.duckdb`` was written with."""
+    con = duckdb.connect()
+    _create_views(con, (warehouse / "marts").absolute())
     return con.sql(sql)
