@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
+import pandas as pd
 import pytest
 
 from rentan.exports.bpjs import export
@@ -22,7 +23,7 @@ from rentan.ingest import ingest
 from rentan.marts import AuditFailed, load
 from rentan.settings import data_paths
 from rentan.standardise import standardise
-from tests.test_identity import AWAY, DELIVERED, HOME, N_BPU_HERE, SNAPSHOT, night, nik  # noqa: F401 - night is a fixture
+from tests.test_identity import AWAY, DELIVERED, HOME, N_BPU_HERE, N_PU, SNAPSHOT, night, nik  # noqa: F401 - night is a fixture
 from tests.test_standardise import HEADER, write_xlsx
 
 HOME_CODE = HOME["code"]
@@ -214,6 +215,34 @@ def test_analysts_views_follow_a_data_root_mounted_elsewhere(full_night, tmp_pat
     cli("views")
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from coverage_village").fetchall() == [(556,)]
+
+
+def test_a_nights_marts_read_that_nights_persons_after_another_night_ran(full_night):
+    """A backfilled night's identity may run between tonight's identity and tonight's marts: each
+    night's marts and exports read the persons resolved for their own snapshot."""
+    paths = data_paths(full_night)
+    later = full_night / "landing/membership/lahat/kepesertaan_juli.csv"
+    later.write_text(
+        "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
+        f"11111111111,{N_PU},AGUS SALIM,02-03-1981,PU,\"JKK, JKM, JHT, JP\",01-01-2020,NON AKTIF,2025-03,PT BUKIT ASAM,\n")
+    when = (DELIVERED + dt.timedelta(days=7)).timestamp()
+    os.utime(later, (when, when))
+    ingest(paths, load_id="n3")
+    standardise(paths, load_id="n3", today=SNAPSHOT)
+    resolve(paths, load_id="n3", snapshot=SNAPSHOT)                # tonight
+    resolve(paths, load_id="n0", snapshot=dt.date(2025, 6, 5))     # a backfilled night, before that extract
+
+    def statuses(glob: str) -> list:
+        return _sql(f"select status, count(*) from read_parquet('{glob}') group by 1 order by 1")
+
+    tonight = statuses(paths.identity_glob("enrolment_candidates", SNAPSHOT))
+    assert tonight != statuses(f"{paths.warehouse}/silver/enrolment_candidates/*/*.parquet"), \
+        "the two nights resolve differently, and the backfilled one ran last"
+    load(paths, load_id="n3", snapshot=SNAPSHOT)
+    assert statuses(f"{full_night}/warehouse/marts/fact_enrolment/snapshot_date={SNAPSHOT}/*.parquet") == tonight
+    export(paths, load_id="n3", snapshot=SNAPSHOT)
+    listed = pd.read_csv(next((paths.exports / "bpjs" / "lahat" / str(SNAPSHOT)).glob("daftar_pendaftaran_*.csv")), dtype=str)
+    assert len(listed) == dict(tonight)["eligible"]
 
 
 def test_branch_exports_cells_and_injection_guard(full_night):

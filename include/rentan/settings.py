@@ -23,6 +23,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 LAYERS = ("bronze", "silver", "quarantine", "marts")
+# identity's outputs, kept per snapshot under silver/identity/<date>/ (and the last night run's
+# also at silver/<table>/): a night's marts and exports read their own night's
+IDENTITY_TABLES = ("persons", "record_persons", "enrolment_candidates", "review_queue")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,14 @@ class DataPaths:
     def parquet_glob(self, layer: str, table: str) -> str | None:
         """A glob over every Parquet file of a warehouse table, or None while it has none."""
         base = self.layer(layer, table)
+        return (base / "**" / "*.parquet").as_posix() if base.exists() and any(base.rglob("*.parquet")) else None
+
+    def identity_dir(self, snapshot: dt.date) -> Path:
+        return self.warehouse / "silver" / "identity" / snapshot.isoformat()
+
+    def identity_glob(self, table: str, snapshot: dt.date) -> str | None:
+        """A glob over identity's ``table`` as resolved for ``snapshot``, or None if it has none."""
+        base = self.identity_dir(snapshot) / table
         return (base / "**" / "*.parquet").as_posix() if base.exists() and any(base.rglob("*.parquet")) else None
 
     @property

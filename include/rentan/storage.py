@@ -229,6 +229,9 @@ class Checkout:
                         copies.append((by_inode[(st.st_dev, st.st_ino)], rel))
                     else:
                         uploads.append(rel)
+                        # the same new file under a second name (identity's snapshot copy and its
+                        # latest table) is uploaded once and copied on the store
+                        by_inode[(st.st_dev, st.st_ino)] = rel
         deleted = sorted(r for r in self.pulled if _under(r, prefixes) and r not in present and not _local_only(r))
         if uploads:
             self.fs.put([str(self.dir / r) for r in uploads], [self.remote(r) for r in uploads])

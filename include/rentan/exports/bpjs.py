@@ -45,8 +45,8 @@ STATUS_ID = {"duplicate": "GANDA", "already_covered": "SUDAH TERDAFTAR", "alread
              "rejected": "DITOLAK SAAT VALIDASI"}
 
 
-def _people(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[str]) -> pd.DataFrame:
-    cand, subs = paths.parquet_glob("silver", "enrolment_candidates"), paths.parquet_glob("silver", "submissions")
+def _people(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[str], snapshot: dt.date) -> pd.DataFrame:
+    cand, subs = paths.identity_glob("enrolment_candidates", snapshot), paths.parquet_glob("silver", "submissions")
     if cand is None or subs is None:
         return pd.DataFrame()
     return con.sql(f"""
@@ -190,7 +190,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
             if branches and b.slug not in branches:
                 continue
             regencies = list(b.regencies)
-            people = _people(con, paths, regencies)
+            people = _people(con, paths, regencies, snapshot)
             rejected = _rejected(con, paths, regencies)
             recon = _reconciliation(con, paths, regencies, snapshot)
             stem = f"{b.slug}_{snapshot.isoformat()}"

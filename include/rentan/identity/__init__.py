@@ -45,8 +45,9 @@ from sqlalchemy import select
 from rentan.config import Config, load_config
 from rentan.identity.keys import hmac_sql, hmac_sql_pads, secret
 from rentan.identity.matching import MAX_BLOCK, pair_id, score_and_decide
+from rentan.fsutil import replace_dir
 from rentan.ingest.ledger import Ledger, ReviewDecision
-from rentan.settings import DataPaths, data_paths, safe_name, snapshot_cutoff
+from rentan.settings import IDENTITY_TABLES, DataPaths, data_paths, safe_name, snapshot_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +295,18 @@ def _decisions(ledger: Ledger) -> dict[str, bool]:
         return {d.pair_id: d.same_person for d in s.scalars(select(ReviewDecision))}
 
 
+# a snapshot's identity tables are kept this long after they were written: long enough for its
+# marts and exports (and a retry of them); a backfilled night writes its own again
+KEEP_SNAPSHOTS_FOR = dt.timedelta(days=7)
+
+
+def _forget_old_snapshots(current: Path) -> None:
+    oldest = (dt.datetime.now() - KEEP_SNAPSHOTS_FOR).timestamp()
+    for d in current.parent.iterdir():
+        if d.is_dir() and d != current and not d.name.startswith(".") and d.stat().st_mtime < oldest:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def _publish(tmp: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, target)
@@ -315,8 +328,9 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         n_records = _load_records(con, paths, ledger, cutoff or snapshot_cutoff(snapshot))
         if n_records == 0:
             # nothing had arrived by this snapshot: no outputs, rather than a later night's
-            for table in ("persons", "record_persons", "enrolment_candidates", "review_queue"):
+            for table in IDENTITY_TABLES:
                 shutil.rmtree(out / table, ignore_errors=True)
+            shutil.rmtree(paths.identity_dir(snapshot), ignore_errors=True)
             log.info("identity: nothing received by %s", snapshot)
             return {"load_id": load_id, "snapshot": snapshot.isoformat(), "records": 0}
         _candidate_pairs(con)
@@ -360,8 +374,21 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         con.close()
         ledger.dispose()
 
-    _publish(stage / "persons.parquet", out / "persons" / "persons.parquet")
     produced = sorted((stage / "candidates").glob("area=*"))
+    # this snapshot's own copy first (hard links: no data copied), swapped in whole, so a night's
+    # marts read its own night's persons even if another night (a backfill) has run since
+    version = work / "version"
+    files = {"persons/persons.parquet": stage / "persons.parquet",
+             "record_persons/record_persons.parquet": stage / "record_persons.parquet",
+             "review_queue/review_queue.parquet": stage / "review_queue.parquet",
+             **{f"enrolment_candidates/{p.name}/candidates.parquet": p / "candidates.parquet" for p in produced}}
+    for rel, src in files.items():
+        (version / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.link(src, version / rel)
+    paths.identity_dir(snapshot).parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(version, paths.identity_dir(snapshot))
+    _forget_old_snapshots(paths.identity_dir(snapshot))
+    _publish(stage / "persons.parquet", out / "persons" / "persons.parquet")
     for part in produced:
         _publish(part / "candidates.parquet", out / "enrolment_candidates" / part.name / "candidates.parquet")
     for stale in (out / "enrolment_candidates").glob("area=*"):

@@ -22,7 +22,7 @@ from rentan.config import Config
 from rentan.identity.keys import hmac_sql, hmac_sql_pads
 from rentan.ingest.ledger import Ledger
 from rentan.reference import villages as reference_villages
-from rentan.settings import DataPaths, snapshot_cutoff
+from rentan.settings import IDENTITY_TABLES, DataPaths, snapshot_cutoff
 
 MARTS = ("coverage_village", "coverage_regency", "claims_monthly", "budget_village",
          "dim_village", "dim_person", "fact_enrolment", "fact_membership", "fact_claim")
@@ -31,11 +31,16 @@ AGE_BAND = """case when {age} is null then 'unknown' when {age} < 25 then '<25' 
                    else '65+' end"""
 
 
-def _read(paths: DataPaths, layer: str, table: str, empty: str) -> str:
-    """A FROM clause over a silver table, or an empty relation of the given typed columns
-    (``"name type, ..."``) when nothing has arrived yet: a night before the first claims extract
-    still builds its other marts."""
-    g = paths.parquet_glob(layer, table)
+def _read(paths: DataPaths, layer: str, table: str, empty: str, snapshot: dt.date | None = None) -> str:
+    """A FROM clause over a silver table (identity's as resolved for ``snapshot``), or an empty
+    relation of the given typed columns (``"name type, ..."``) when nothing has arrived yet: a
+    night before the first claims extract still builds its other marts."""
+    if table in IDENTITY_TABLES:
+        if snapshot is None:
+            raise ValueError(f"{table} is kept per snapshot: say which")
+        g = paths.identity_glob(table, snapshot)
+    else:
+        g = paths.parquet_glob(layer, table)
     if g is None:
         cols = ", ".join(f"NULL::{t} as {c}" for c, t in (x.strip().split() for x in empty.split(",")))
         return f"(select {cols} where false)"
@@ -84,12 +89,12 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
     inner, outer = hmac_sql_pads(key)
     grace = config.programme.paid_up_grace_months
     paid_up_from = (pd.Timestamp(snapshot).to_period("M") - grace).to_timestamp().date()
-    rp = _read(paths, "silver", "record_persons", "record_id varchar, person_key varchar")
+    rp = _read(paths, "silver", "record_persons", "record_id varchar, person_key varchar", snapshot)
     cand = _read(paths, "silver", "enrolment_candidates",
                  "area varchar, record_id varchar, person_key varchar, source_file varchar, row_number integer, "
                  "village_code varchar, district_code varchar, regency_code varchar, funding_source varchar, "
                  "status varchar, reason varchar, duplicate_of varchar, duplicate_of_village varchar, "
-                 "matched_by varchar, age integer, quota integer, quota_rank integer, over_quota boolean")
+                 "matched_by varchar, age integer, quota integer, quota_rank integer, over_quota boolean", snapshot)
     con.execute(f"""
         create table fact_enrolment as
         select record_id, person_key, village_code, district_code, regency_code, c.area as regency, funding_source,
@@ -144,7 +149,7 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
         select claim_key, person_key, branch, regency_code, claim_type, incident_date, paid_date, amount_idr
         from claims order by claim_key""")
     persons = _read(paths, "silver", "persons", "person_key varchar, niks bigint, proposals bigint, "
-                    "memberships bigint, birth_date date")
+                    "memberships bigint, birth_date date", snapshot)
     age = (f"year(DATE '{snapshot}') - year(birth_date) - case when month(birth_date) > {snapshot.month} or "
            f"(month(birth_date) = {snapshot.month} and day(birth_date) > {snapshot.day}) then 1 else 0 end")
     con.execute(f"""
