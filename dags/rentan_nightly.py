@@ -124,7 +124,9 @@ def rentan_nightly():
         return planned["sources"][source]
 
     def load_task(source: str):
-        @task(task_id=f"load_{source}", outlets=[BRONZE[source], SILVER[source]])
+        # the regency or branch names the mapped task in the UI and in alerts, not its index
+        @task(task_id=f"load_{source}", outlets=[BRONZE[source], SILVER[source]],
+              map_index_template="{{ task.op_kwargs['area'] }}")
         def load(area: str, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
             from rentan.pipeline import run_load
 
@@ -165,7 +167,7 @@ def rentan_nightly():
     def branches_of(planned: dict) -> list[str]:
         return planned["branches"]
 
-    @task(inlets=[MARTS], outlets=[EXPORTS])
+    @task(inlets=[MARTS], outlets=[EXPORTS], map_index_template="{{ task.op_kwargs['branch'] }}")
     def export(branch: str, published: dict, run_id=None) -> dict:
         from rentan.pipeline import run_exports
 

@@ -173,4 +173,7 @@ def test_a_branch_whose_extract_did_not_load_gets_no_package(dagbag, data_root):
     assert not (data_root / "exports/bpjs/lahat").exists()
     assert all((data_root / f"exports/bpjs/{b}/2025-06-30/manifest.json").exists() for b in branches[1:])
     alerts = [json.loads(line) for line in (data_root / "alerts" / "alerts.jsonl").read_text().splitlines()]
-    assert any(a["task_id"] == "export" and "could not load membership of lahat" in a["error"] for a in alerts)
+    assert any(a["task_id"] == "export" and a["area"] == "lahat" and "could not load membership of lahat" in a["error"]
+               for a in alerts)
+    assert {(a["task_id"], a["area"]) for a in alerts} >= {("load_membership", "lahat"), ("export", "lahat")}, \
+        "an alert names the regency or branch, not the index of its mapped task"

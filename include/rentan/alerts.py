@@ -4,7 +4,7 @@ alert under ``alerts/``); to a chat webhook when
 ``RENTAN_ALERT_WEBHOOK`` is set (off by default). E-mail goes through Airflow's own
 ``email_on_failure`` when ``RENTAN_ALERT_EMAIL`` is set (see the DAG's default arguments).
 
-The text names the DAG, task, regency or branch (map index), run and the error: the error
+The text names the DAG, task, regency or branch of a mapped task, run and the error: the error
 messages of this project name files, rows and rules, never a person's NIK or name.
 """
 
@@ -37,6 +37,8 @@ def alert_record(context) -> dict:
         "dag_id": getattr(ti, "dag_id", None),
         "task_id": getattr(ti, "task_id", None),
         "map_index": getattr(ti, "map_index", -1),
+        # the regency or branch of a mapped task (its map_index_template)
+        "area": getattr(ti, "rendered_map_index", None),
         "run_id": context.get("run_id") or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
         "error": _masked(f"{type(error).__name__}: {error}") if error else "unknown error",
@@ -52,7 +54,7 @@ def _to_store(rec: dict) -> None:
     url = remote_url()
     if url is None:
         return
-    name = safe_name(f"{rec['at']}-{rec['dag_id']}-{rec['task_id']}-{rec['map_index']}") + ".json"
+    name = safe_name(f"{rec['at']}-{rec['dag_id']}-{rec['task_id']}-{rec['area'] or rec['map_index']}") + ".json"
     try:
         (remote_root(url) / "alerts" / name).write_text(json.dumps(rec, sort_keys=True) + "\n")
     except Exception as e:  # noqa: BLE001 - the store may be what failed
@@ -61,7 +63,8 @@ def _to_store(rec: dict) -> None:
 
 def on_failure(context) -> None:
     rec = alert_record(context)
-    where = f"{rec['dag_id']}.{rec['task_id']}" + (f"[{rec['map_index']}]" if rec["map_index"] not in (-1, None) else "")
+    where = f"{rec['dag_id']}.{rec['task_id']}" + (
+        f"[{rec['area'] or rec['map_index']}]" if rec["map_index"] not in (-1, None) else "")
     text = f"rentan alert: {where} failed in run {rec['run_id']} (try {rec['try_number']}): {rec['error']}"
     log.error(text)
     try:
