@@ -52,8 +52,11 @@ test: install
 bench: install
 	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
 	$(BIN)/python -m rentan.bench_identity $(IDENTITY_SIZES)
+	$(BIN)/python -m rentan.bench_storage $(STORAGE_FILES)
 
 IDENTITY_SIZES ?= 1000000 5000000
+# files in the warehouse a task checks out from object storage (one per village: national scale)
+STORAGE_FILES ?= 84000
 
 # Re-resolve the lock after changing requirements.in
 lock:

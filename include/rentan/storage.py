@@ -84,10 +84,12 @@ def remote_root(url: str):
     if not has_fs(scheme):
         import fsspec
 
-        if scheme not in fsspec.available_protocols():
-            raise ValueError(f"RENTAN_DATA={url}: no filesystem for '{scheme}://' is installed "
-                             "(install the Airflow provider of that store, e.g. apache-airflow-providers-amazon for s3)")
-        attach(scheme, fs=fsspec.filesystem(scheme))
+        try:
+            fs = fsspec.filesystem(scheme)
+        except (ValueError, ImportError) as e:
+            raise ValueError(f"RENTAN_DATA={url}: no filesystem for '{scheme}://' is installed (install the "
+                             f"fsspec package of that store, e.g. s3fs, or its Airflow provider): {e}") from None
+        attach(scheme, fs=fs)
     return ObjectStoragePath(url, conn_id=os.environ.get("RENTAN_DATA_CONN_ID") or None)
 
 
@@ -175,7 +177,8 @@ class Checkout:
         for rel, info in listing.items():
             sig = f"{rel}\0{info.get('size')}\0{info.get('ETag') or info.get('etag') or ''}\0{_modified(info)}"
             keys[rel] = hashlib.sha256(sig.encode()).hexdigest()
-        missing = [rel for rel in listing if not (self.objects / keys[rel]).exists()]
+        cached = set(os.listdir(self.objects))
+        missing = [rel for rel in listing if keys[rel] not in cached]
         if missing:
             tmp = Path(tempfile.mkdtemp(dir=self.cache / "downloads"))
             try:
@@ -188,11 +191,13 @@ class Checkout:
                     os.replace(path, self.objects / keys[rel])
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+        for folder in {posixpath.dirname(rel) for rel in listing}:
+            os.makedirs(self.dir / folder, exist_ok=True)
+        objects, root = str(self.objects), str(self.dir)
         for rel in listing:
-            target = self.dir / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.link(self.objects / keys[rel], target)
-            st = target.stat()
+            target = f"{root}/{rel}"
+            os.link(f"{objects}/{keys[rel]}", target)
+            st = os.stat(target)
             self.pulled[rel] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         pointer = self.dir / POINTER
         if pointer.exists():
@@ -233,6 +238,9 @@ class Checkout:
                         # latest table) is uploaded once and copied on the store
                         by_inode[(st.st_dev, st.st_ino)] = rel
         deleted = sorted(r for r in self.pulled if _under(r, prefixes) and r not in present and not _local_only(r))
+        # object stores have no folders, but a filesystem behind fsspec (sftp, a mounted share) may
+        for folder in sorted({posixpath.dirname(self.remote(r)) for r in [*uploads, *markers, *(d for _, d in copies)]}):
+            self.fs.makedirs(folder, exist_ok=True)
         if uploads:
             self.fs.put([str(self.dir / r) for r in uploads], [self.remote(r) for r in uploads])
         for src, dst in copies:
