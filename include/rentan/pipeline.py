@@ -184,7 +184,8 @@ def run_exports(load_id: str, published: dict, branch: str | None = None) -> dic
         raise RuntimeError("no package written: this run could not load " + ", ".join(
             f"{s} of {a}" for s, a in broken) + "; fix that load (see its task) and rerun the night")
     as_of = dt.datetime.fromisoformat(published["cutoff"]) if published.get("cutoff") else None
-    package = f"exports/bpjs/{branch}" if branch else "exports/bpjs"
+    snapshot = dt.date.fromisoformat(published["snapshot"])
+    # only tonight's package of this branch: the earlier nights' stay on the store untouched
+    package = f"exports/bpjs/{branch}/{snapshot.isoformat()}" if branch else "exports/bpjs"
     with workspace(("warehouse/silver", "warehouse/quarantine", "warehouse/_marts", package), push=(package,)) as paths:
-        return export(paths, load_id=load_id, snapshot=dt.date.fromisoformat(published["snapshot"]),
-                      branches=[branch] if branch else None, cutoff=as_of)
+        return export(paths, load_id=load_id, snapshot=snapshot, branches=[branch] if branch else None, cutoff=as_of)
