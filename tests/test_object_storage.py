@@ -115,6 +115,54 @@ def test_a_hard_link_is_copied_on_the_store_not_uploaded(store):
     assert MEM.cat(f"{base}/warehouse/_marts/v2/m/a.parquet") == b"data"
 
 
+def test_a_file_rewritten_in_place_is_uploaded_and_the_cache_stays_as_pulled(store):
+    """Great Expectations rewrites its Data Docs in place: that is a change to push, and it must
+    not write through into the copy the next checkout on this machine starts from."""
+    url, base = store
+    MEM.pipe(f"{base}/gx/data_docs/index.html", b"OLD")
+    with workspace(("gx",), url=url) as paths:
+        with open(paths.root / "gx/data_docs/index.html", "r+b") as fh:
+            fh.write(b"NEW")
+    assert MEM.cat(f"{base}/gx/data_docs/index.html") == b"NEW"
+    MEM.pipe(f"{base}/warehouse/silver/a.parquet", b"A")
+    with workspace(("warehouse", "gx"), url=url) as paths:
+        # shared with the cache: read-only, so a writer that tried to change it in place would
+        # fail (as the airflow user) rather than change what the next checkout starts from
+        assert (paths.warehouse / "silver/a.parquet").stat().st_mode & 0o222 == 0
+        assert (paths.root / "gx/data_docs/index.html").stat().st_nlink == 1, "a library's files are copies"
+
+
+def test_two_publishes_at_once_the_second_stops_and_the_first_stands(store):
+    import datetime as dt
+
+    from rentan.marts.publish import publish
+
+    url, base = store
+    MEM.pipe(f"{base}/warehouse/_marts/v0/m/snapshot_date=2025-01-01/a.parquet", b"jan1")
+    MEM.pipe(f"{base}/warehouse/_marts/CURRENT", b"v0\n")
+    a, b = Checkout(url), Checkout(url)
+    try:
+        for co, day, tag in ((a, dt.date(2025, 1, 2), "a"), (b, dt.date(2025, 1, 3), "b")):
+            co.pull(["warehouse/_marts"])
+            staging = co.dir / "work" / tag / "m"
+            staging.mkdir(parents=True)
+            (staging / "x.parquet").write_bytes(tag.encode())
+            publish(co.dir / "warehouse", staging.parent, day, tag, {})
+        a.push(["warehouse/_marts"])
+        with pytest.raises(RuntimeError, match="another run published the marts"):
+            b.push(["warehouse/_marts"])
+    finally:
+        a.discard()
+        b.discard()
+    current = MEM.cat(f"{base}/warehouse/_marts/CURRENT").decode().strip()
+    assert current.endswith("-a")
+    assert sorted(f.split(current + "/")[1] for f in MEM.find(f"{base}/warehouse/_marts/{current}")) == [
+        "_version.json", "m/snapshot_date=2025-01-01/a.parquet", "m/snapshot_date=2025-01-02/x.parquet"]
+    versions = {p["name"].rsplit("/", 1)[1] for p in MEM.ls(f"{base}/warehouse/_marts", detail=True)
+                if p["type"] == "directory"}
+    assert versions == {"v0", current}, "the second run's unpointed version is removed"
+
+
 def test_the_ledger_must_be_a_shared_database_on_object_storage(store, monkeypatch):
     url, _ = store
     monkeypatch.delenv("RENTAN_LEDGER_URL", raising=False)

@@ -55,10 +55,14 @@ POINTER = f"{MARTS_DIR}/CURRENT"
 MARKER_NAMES = ("manifest.json",)
 # built for this machine only: the analysts' database holds this checkout's absolute paths
 LOCAL_ONLY_NAMES = ("rentan.duckdb",)
+# rewritten in place by a library (Great Expectations' stores and Data Docs): pulled as copies,
+# not as links to the shared cache
+IN_PLACE = ("gx",)
 # a cached copy nobody has linked for this long is removed
 CACHE_KEEP_SECONDS = 2 * 24 * 3600
 
 _ACTIVE: contextvars.ContextVar[DataPaths | None] = contextvars.ContextVar("rentan_checkout", default=None)
+_OUTER: contextvars.ContextVar[tuple] = contextvars.ContextVar("rentan_checkout_prefixes", default=((), ()))
 
 
 def active() -> DataPaths | None:
@@ -141,14 +145,21 @@ class Checkout:
         for d in (self.objects, self.cache / "checkouts", self.cache / "downloads"):
             d.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="checkout-", dir=self.cache / "checkouts"))
-        # rel -> (device, inode, size, mtime_ns) of each file as pulled
+        # rel -> (device, inode, size, mtime_ns) of each file as pulled, and its cache key
         self.pulled: dict[str, tuple[int, int, int, int]] = {}
+        self.signatures: dict[str, str] = {}
+        self.pulled_pointer: str | None = None
 
     def remote(self, rel: str) -> str:
         return f"{self.base}/{rel}"
 
-    def _rel(self, name: str) -> str:
-        return posixpath.relpath("/" + name.lstrip("/"), "/" + self.base.lstrip("/"))
+    def _rel(self, name: str) -> str | None:
+        rel = posixpath.relpath("/" + name.lstrip("/"), "/" + self.base.lstrip("/"))
+        # a key that does not map back to itself ("a/../b", a console's "folder/" placeholder)
+        # could land outside the checkout: it is not ours
+        if rel.startswith("..") or self.remote(rel).lstrip("/") != name.lstrip("/"):
+            return None
+        return rel
 
     def listing(self, prefixes: Sequence[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
@@ -158,21 +169,60 @@ class Checkout:
             except FileNotFoundError:
                 continue
             for name, info in items.items():
-                if info.get("type", "file") == "file":
-                    found[self._rel(name)] = info
+                rel = self._rel(name)
+                if info.get("type", "file") == "file" and rel and _under(rel, [prefix]):
+                    found[rel] = info
+                elif rel is None:
+                    log.warning("skipped the object %s: its name does not map to a path", name)
         return found
 
-    def _current_marts_only(self, listing: dict[str, dict]) -> dict[str, dict]:
-        """Of the published versions, only the current one is needed to build the next."""
-        if not any(_under(r, [MARTS_DIR]) for r in listing):
+    def _versions(self) -> set[str]:
+        try:
+            entries = self.fs.ls(self.remote(MARTS_DIR), detail=True)
+        except FileNotFoundError:
+            return set()
+        return {posixpath.basename(e["name"].rstrip("/")) for e in entries if e.get("type") == "directory"}
+
+    def _listing(self, prefixes: Sequence[str]) -> dict[str, dict]:
+        """The files under ``prefixes``; of the published marts only the current version, which
+        is all the next publish builds on. The pointer is read before the versions are listed,
+        so a publish landing meanwhile cannot leave us a pointer without its version."""
+        if not any(_under(MARTS_DIR, [p]) or _under(p, [MARTS_DIR]) for p in prefixes):
+            return self.listing(prefixes)
+        try:
+            current = self.fs.cat_file(self.remote(POINTER)).decode().strip()
+        except FileNotFoundError:
+            current = None
+        self.pulled_pointer = current
+        listing = {r: i for r, i in self.listing(prefixes).items() if not _under(r, [MARTS_DIR])}
+        if current is None:
+            if self._versions():
+                raise RuntimeError(f"{self.url}: {MARTS_DIR} holds versions but no {POINTER}; restore the "
+                                   "pointer (the newest complete version's name) before publishing again")
             return listing
-        current = self.fs.cat_file(self.remote(POINTER)).decode().strip() if POINTER in listing else None
-        keep = f"{MARTS_DIR}/{current}" if current else None
-        return {r: i for r, i in listing.items()
-                if not _under(r, [MARTS_DIR]) or r == POINTER or (keep and _under(r, [keep]))}
+        version = self.listing([f"{MARTS_DIR}/{current}"])
+        if not version:
+            raise RuntimeError(f"{self.url}: {POINTER} names {current}, which has no files")
+        listing.update(version)
+        listing[POINTER] = self.fs.info(self.remote(POINTER))
+        return listing
+
+    def _fetch(self, rels: list[str], listing: dict[str, dict], keys: dict[str, str]) -> None:
+        tmp = Path(tempfile.mkdtemp(dir=self.cache / "downloads"))
+        try:
+            local = [str(tmp / keys[rel]) for rel in rels]
+            # one call, so a store with an async client fetches them concurrently
+            self.fs.get([self.remote(rel) for rel in rels], local)
+            for rel, path in zip(rels, local):
+                when = _modified(listing[rel]) or time.time()
+                os.utime(path, (when, when))
+                os.chmod(path, 0o444)  # shared by every checkout: nobody writes through it
+                os.replace(path, self.objects / keys[rel])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def pull(self, prefixes: Sequence[str]) -> int:
-        listing = self._current_marts_only(self.listing(prefixes))
+        listing = self._listing(prefixes)
         keys = {}
         for rel, info in listing.items():
             sig = f"{rel}\0{info.get('size')}\0{info.get('ETag') or info.get('etag') or ''}\0{_modified(info)}"
@@ -180,41 +230,60 @@ class Checkout:
         cached = set(os.listdir(self.objects))
         missing = [rel for rel in listing if keys[rel] not in cached]
         if missing:
-            tmp = Path(tempfile.mkdtemp(dir=self.cache / "downloads"))
-            try:
-                local = [str(tmp / keys[rel]) for rel in missing]
-                # one call, so a store with an async client fetches them concurrently
-                self.fs.get([self.remote(rel) for rel in missing], local)
-                for rel, path in zip(missing, local):
-                    when = _modified(listing[rel]) or time.time()
-                    os.utime(path, (when, when))
-                    os.replace(path, self.objects / keys[rel])
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        for folder in {posixpath.dirname(rel) for rel in listing}:
+            self._fetch(missing, listing, keys)
+        folders = {posixpath.dirname(rel) for rel in listing}
+        for folder in folders:
             os.makedirs(self.dir / folder, exist_ok=True)
         objects, root = str(self.objects), str(self.dir)
         for rel in listing:
-            target = f"{root}/{rel}"
-            os.link(f"{objects}/{keys[rel]}", target)
+            target, obj = f"{root}/{rel}", f"{objects}/{keys[rel]}"
+            if _under(rel, IN_PLACE):
+                shutil.copy2(obj, target)
+                os.chmod(target, 0o644)
+            else:
+                try:
+                    os.link(obj, target)
+                except FileNotFoundError:  # evicted by another process since we listed the cache
+                    self._fetch([rel], listing, keys)
+                    os.link(obj, target)
             st = os.stat(target)
             self.pulled[rel] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        self.signatures = {rel: keys[rel] for rel in listing}
+        # a folder takes the time of its newest file, as on the store, not the time of the pull
+        # (identity keeps a night's folder for so many days after it was written)
+        newest: dict[str, int] = {}
+        for rel, (_dev, _ino, _size, mtime_ns) in self.pulled.items():
+            d = posixpath.dirname(rel)
+            while d:
+                if newest.get(d, -1) < mtime_ns:
+                    newest[d] = mtime_ns
+                d = posixpath.dirname(d)
+        for d, mtime_ns in newest.items():
+            os.utime(self.dir / d, ns=(mtime_ns, mtime_ns))
         pointer = self.dir / POINTER
         if pointer.exists():
             version = pointer.read_text().strip()
-            link = self.dir / "warehouse" / "marts"
-            if (self.dir / MARTS_DIR / version).is_dir() and not link.exists():
-                os.symlink(f"_marts/{version}", link)
+            os.symlink(f"_marts/{version}", self.dir / "warehouse" / "marts")
         log.info("checkout of %s: %d files (%d downloaded)", ", ".join(prefixes), len(listing), len(missing))
         return len(missing)
+
+    def _still_as_pulled(self, rel: str) -> bool:
+        try:
+            info = self.fs.info(self.remote(rel))
+        except FileNotFoundError:
+            return False
+        sig = f"{rel}\0{info.get('size')}\0{info.get('ETag') or info.get('etag') or ''}\0{_modified(info)}"
+        return hashlib.sha256(sig.encode()).hexdigest() == self.signatures.get(rel)
 
     def push(self, prefixes: Sequence[str]) -> dict:
         by_inode = {(v[0], v[1]): rel for rel, v in self.pulled.items()}
         present: set[str] = set()
         uploads: list[str] = []
-        copies: list[tuple[str, str]] = []
+        copies: list[tuple[str, str]] = []      # from a pulled file, which the store already has
+        late_copies: list[tuple[str, str]] = []  # from a file this push uploads
         markers: list[str] = []
-        for prefix in prefixes:
+        new_by_inode: dict[tuple[int, int], str] = {}
+        for prefix in dict.fromkeys(prefixes):
             top = self.dir / prefix
             if not top.is_dir():
                 continue
@@ -222,51 +291,88 @@ class Checkout:
                 for name in files:
                     path = Path(folder) / name
                     rel = path.relative_to(self.dir).as_posix()
-                    if path.is_symlink() or _local_only(rel):
+                    if path.is_symlink() or _local_only(rel) or rel in present:
                         continue
                     present.add(rel)
                     st = path.stat()
-                    if self.pulled.get(rel) == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+                    inode = (st.st_dev, st.st_ino)
+                    if self.pulled.get(rel) == (*inode, st.st_size, st.st_mtime_ns):
                         continue
                     if rel == POINTER or name in MARKER_NAMES:
                         markers.append(rel)
-                    elif (st.st_dev, st.st_ino) in by_inode:
-                        copies.append((by_inode[(st.st_dev, st.st_ino)], rel))
+                    elif by_inode.get(inode) not in (None, rel) and self._unchanged(by_inode[inode]):
+                        copies.append((by_inode[inode], rel))
+                    elif inode in new_by_inode:
+                        late_copies.append((new_by_inode[inode], rel))
                     else:
+                        # new, replaced, or (a library's file) rewritten in place
                         uploads.append(rel)
-                        # the same new file under a second name (identity's snapshot copy and its
-                        # latest table) is uploaded once and copied on the store
-                        by_inode[(st.st_dev, st.st_ino)] = rel
+                        new_by_inode[inode] = rel
         deleted = sorted(r for r in self.pulled if _under(r, prefixes) and r not in present and not _local_only(r))
         # object stores have no folders, but a filesystem behind fsspec (sftp, a mounted share) may
-        for folder in sorted({posixpath.dirname(self.remote(r)) for r in [*uploads, *markers, *(d for _, d in copies)]}):
+        targets = [*uploads, *markers, *(d for _, d in copies), *(d for _, d in late_copies)]
+        for folder in sorted({posixpath.dirname(self.remote(r)) for r in targets}):
             self.fs.makedirs(folder, exist_ok=True)
+        # a folder being replaced loses its old manifest first: a reader never takes new files
+        # for the ones an old manifest describes
+        stale_markers = [r for r in markers if r != POINTER and r in self.pulled]
+        if stale_markers:
+            self.fs.rm([self.remote(r) for r in stale_markers])
+        for src, dst in copies:  # before the uploads, which may replace their source
+            self.fs.copy(self.remote(src), self.remote(dst))
         if uploads:
             self.fs.put([str(self.dir / r) for r in uploads], [self.remote(r) for r in uploads])
-        for src, dst in copies:
+        for src, dst in late_copies:
             self.fs.copy(self.remote(src), self.remote(dst))
         # manifests first, the marts pointer last: a reader that sees it finds all it points to
         for rel in sorted(markers, key=lambda r: r == POINTER):
+            if rel == POINTER:
+                self._check_pointer_unchanged()
             self.fs.put_file(str(self.dir / rel), self.remote(rel))
-        if deleted:
-            self.fs.rm([self.remote(r) for r in deleted])
+        # a file another task has written since we pulled it is theirs now
+        gone = [r for r in deleted if self._still_as_pulled(r)]
+        if gone:
+            self.fs.rm([self.remote(r) for r in gone])
         if POINTER in markers:
-            self._drop_unlisted_versions()
+            self._drop_old_versions()
         log.info("pushed %s: %d uploaded, %d copied on the store, %d markers, %d deleted",
-                 ", ".join(prefixes), len(uploads), len(copies), len(markers), len(deleted))
-        return {"uploaded": len(uploads), "copied": len(copies), "markers": len(markers), "deleted": len(deleted)}
+                 ", ".join(prefixes), len(uploads), len(copies) + len(late_copies), len(markers), len(gone))
+        return {"uploaded": len(uploads), "copied": len(copies) + len(late_copies), "markers": len(markers),
+                "deleted": len(gone)}
 
-    def _drop_unlisted_versions(self) -> None:
-        """The publish in this checkout kept the version it replaced and the new one; older ones go,
-        as they do on local disk."""
-        kept = {p.name for p in (self.dir / MARTS_DIR).iterdir() if p.is_dir()}
+    def _unchanged(self, rel: str) -> bool:
+        """A pulled file still as it was pulled (a replaced one has a new inode; this catches one
+        rewritten in place)."""
+        path = self.dir / rel
+        if not path.exists() or path.is_symlink():
+            return False
+        st = path.stat()
+        return self.pulled[rel] == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _check_pointer_unchanged(self) -> None:
+        """Two publishes at once (a hand-run ``rentan marts`` beside the nightly, a retry beside
+        a task thought dead) would each build on the same version: the second to arrive stops."""
         try:
-            entries = self.fs.ls(self.remote(MARTS_DIR), detail=True)
+            now = self.fs.cat_file(self.remote(POINTER)).decode().strip()
         except FileNotFoundError:
+            now = None
+        if now != self.pulled_pointer:
+            ours = {p.name for p in (self.dir / MARTS_DIR).iterdir() if p.is_dir()} - {self.pulled_pointer}
+            for name in ours:  # the version this run uploaded, which nothing will point to
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm(self.remote(f"{MARTS_DIR}/{name}"), recursive=True)
+            raise RuntimeError(f"another run published the marts ({now}) while this one built on "
+                               f"{self.pulled_pointer}; nothing of this run was published: rerun it")
+
+    def _drop_old_versions(self) -> None:
+        """The version this publish replaced is kept for readers still inside it; older ones go,
+        as they do on local disk. Versions are named by their time: a newer one is never ours
+        to remove."""
+        previous = self.pulled_pointer
+        if previous is None:
             return
-        for e in entries:
-            name = posixpath.basename(e["name"].rstrip("/"))
-            if e.get("type") == "directory" and name not in kept:
+        for name in self._versions():
+            if name < previous:
                 self.fs.rm(self.remote(f"{MARTS_DIR}/{name}"), recursive=True)
 
     def discard(self) -> None:
@@ -276,6 +382,13 @@ class Checkout:
     def _evict(self) -> None:
         # a link made or removed updates the inode's ctime: ctime is when a checkout last used it
         cutoff = time.time() - CACHE_KEEP_SECONDS
+        # what a killed task left (its checkout keeps its objects linked, so they would stay)
+        for folder in ("checkouts", "downloads"):
+            with os.scandir(self.cache / folder) as entries:
+                for e in entries:
+                    with contextlib.suppress(FileNotFoundError):
+                        if e.stat(follow_symlinks=False).st_mtime < cutoff:
+                            shutil.rmtree(e.path, ignore_errors=True)
         with os.scandir(self.objects) as entries:
             for e in entries:
                 with contextlib.suppress(FileNotFoundError):
@@ -293,18 +406,29 @@ def workspace(pull: Sequence[str] = SYNCED, push: Sequence[str] | None = None,
     from rentan.settings import data_paths
 
     url = url or remote_url()
-    if url is None or active() is not None:
-        yield active() or data_paths()
+    push = pull if push is None else push
+    outer = active()
+    if outer is not None:
+        # a stage called from a command that already checked out: only if that covers it all
+        covered = _OUTER.get()
+        if outer.remote != url or not all(_under(p, covered[0]) for p in pull) or \
+                not all(_under(p, covered[1]) for p in push):
+            raise RuntimeError(f"a checkout of {outer.remote} is open and does not cover {list(pull)} / {list(push)}")
+        yield outer
+        return
+    if url is None:
+        yield data_paths()
         return
     checkout = Checkout(url)
-    token = None
+    token = outer_token = None
     try:
         checkout.pull(pull)
         paths = DataPaths(checkout.dir, remote=url)
-        token = _ACTIVE.set(paths)
+        token, outer_token = _ACTIVE.set(paths), _OUTER.set((tuple(pull), tuple(push)))
         yield paths
-        checkout.push(pull if push is None else push)
+        checkout.push(push)
     finally:
         if token is not None:
             _ACTIVE.reset(token)
+            _OUTER.reset(outer_token)
         checkout.discard()
