@@ -163,11 +163,15 @@ def test_two_publishes_at_once_the_second_stops_and_the_first_stands(store):
     assert versions == {"v0", current}, "the second run's unpointed version is removed"
 
 
-def test_the_ledger_must_be_a_shared_database_on_object_storage(store, monkeypatch):
+def test_the_ledger_must_be_a_shared_database_on_object_storage(store, monkeypatch, capsys):
+    from rentan.cli import main
+
     url, _ = store
     monkeypatch.delenv("RENTAN_LEDGER_URL", raising=False)
     with workspace((), url=url) as paths, pytest.raises(RuntimeError, match="RENTAN_LEDGER_URL"):
         _ = paths.ledger_url
+    assert main(["--data", url, "ingest"]) == 2
+    assert "set RENTAN_LEDGER_URL" in capsys.readouterr().err, "the command line says what to set, not a traceback"
 
 
 # --- the nightly DAG on the store ------------------------------------------------------------

@@ -195,6 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except (RuntimeError, ValueError, FileNotFoundError) as e:
+        # the library's errors name the file, row or setting at fault: that is the message
+        if args.verbose:
+            raise
+        print(f"rentan {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     from rentan.storage import SYNCED, remote_url, workspace
 
     url = remote_url(args.data)
