@@ -190,14 +190,19 @@ def test_a_night_with_no_candidate_pairs(data_root):
     assert report["status"] == {"eligible": 1} and report["review_pairs"] == 0
 
 
-def test_a_later_extract_replaces_a_members_row(night):
-    """Extracts come monthly and overlap: a member is their latest row, once."""
-    later = night / "landing/membership/lahat/kepesertaan_juli.csv"
+def deliver_later_extract(root: Path) -> None:
+    """A week after the first delivery, July's extract: the PU member is no longer active."""
+    later = root / "landing/membership/lahat/kepesertaan_juli.csv"
     later.write_text(
         "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
         f"11111111111,{N_PU},AGUS SALIM,02-03-1981,PU,\"JKK, JKM, JHT, JP\",01-01-2020,NON AKTIF,2025-03,PT BUKIT ASAM,\n")
     when = (DELIVERED + dt.timedelta(days=7)).timestamp()
     os.utime(later, (when, when))
+
+
+def test_a_later_extract_replaces_a_members_row(night):
+    """Extracts come monthly and overlap: a member is their latest row, once."""
+    deliver_later_extract(night)
     ingest(data_paths(night), load_id="n2")
     standardise(data_paths(night), load_id="n2", today=SNAPSHOT)
     resolve(data_paths(night), load_id="n2", snapshot=SNAPSHOT)

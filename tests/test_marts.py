@@ -23,7 +23,7 @@ from rentan.ingest import ingest
 from rentan.marts import AuditFailed, load
 from rentan.settings import data_paths
 from rentan.standardise import standardise
-from tests.test_identity import AWAY, DELIVERED, HOME, N_BPU_HERE, N_PU, SNAPSHOT, night, nik  # noqa: F401 - night is a fixture
+from tests.test_identity import AWAY, DELIVERED, HOME, N_BPU_HERE, SNAPSHOT, deliver_later_extract, night, nik  # noqa: F401 - night is a fixture
 from tests.test_standardise import HEADER, write_xlsx
 
 HOME_CODE = HOME["code"]
@@ -221,12 +221,7 @@ def test_a_nights_marts_read_that_nights_persons_after_another_night_ran(full_ni
     """A backfilled night's identity may run between tonight's identity and tonight's marts: each
     night's marts and exports read the persons resolved for their own snapshot."""
     paths = data_paths(full_night)
-    later = full_night / "landing/membership/lahat/kepesertaan_juli.csv"
-    later.write_text(
-        "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
-        f"11111111111,{N_PU},AGUS SALIM,02-03-1981,PU,\"JKK, JKM, JHT, JP\",01-01-2020,NON AKTIF,2025-03,PT BUKIT ASAM,\n")
-    when = (DELIVERED + dt.timedelta(days=7)).timestamp()
-    os.utime(later, (when, when))
+    deliver_later_extract(full_night)
     ingest(paths, load_id="n3")
     standardise(paths, load_id="n3", today=SNAPSHOT)
     resolve(paths, load_id="n3", snapshot=SNAPSHOT)                # tonight

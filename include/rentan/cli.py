@@ -96,12 +96,20 @@ def _export(args) -> int:
     return 0
 
 
-def _query(args) -> int:
-    from rentan.marts.views import query
-
+def _published(args):
+    """The warehouse, if it has published marts (else None, having said so)."""
     warehouse = data_paths(args.data).warehouse
     if not (warehouse / "marts").exists():
         print(f"no marts at {warehouse / 'marts'}: none have been published yet", file=sys.stderr)
+        return None
+    return warehouse
+
+
+def _query(args) -> int:
+    from rentan.marts.views import query
+
+    warehouse = _published(args)
+    if warehouse is None:
         return 1
     rel = query(warehouse, args.sql)
     if args.csv:
@@ -117,9 +125,8 @@ def _views(args) -> int:
     if data_paths(args.data).remote:
         print("the data root is on object storage: `rentan query` reads its marts", file=sys.stderr)
         return 1
-    warehouse = data_paths(args.data).warehouse
-    if not (warehouse / "marts").exists():
-        print(f"no marts at {warehouse / 'marts'}: none have been published yet", file=sys.stderr)
+    warehouse = _published(args)
+    if warehouse is None:
         return 1
     print(refresh(warehouse))
     return 0
