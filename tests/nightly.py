@@ -4,8 +4,48 @@ same process, which a real scheduler never does, so each call here states every 
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
 DEFAULTS = {"snapshot_date": None, "areas": [], "dry_run": False}
 
 
 def run_nightly(dagbag, run_conf: dict | None = None, **kwargs):
     return dagbag.dags["rentan_nightly"].test(run_conf={**DEFAULTS, **(run_conf or {})}, **kwargs)
+
+
+def run_checked(dagbag, env: dict, run_conf: dict | None = None, **kwargs) -> None:
+    """One night with ``env`` set (a None value unsets), every task but the validation gate
+    succeeding (the sample holds files the gate must stop)."""
+    mp = pytest.MonkeyPatch()
+    for k, v in env.items():
+        if v is None:
+            mp.delenv(k, raising=False)
+        else:
+            mp.setenv(k, v)
+    try:
+        run = run_nightly(dagbag, run_conf, **kwargs)
+    finally:
+        mp.undo()
+    states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}
+    assert all(s == "success" for k, s in states.items() if k[0] != "validation_gate"), states
+
+
+def night_outputs(root: Path, day: dt.date) -> dict:
+    """Each mart's rows of the night (sorted), and each branch package's files by checksum."""
+    from rentan.marts import MARTS
+
+    out = {}
+    with duckdb.connect() as con:
+        for m in MARTS:
+            part = root / "warehouse" / "marts" / m / f"snapshot_date={day}"
+            out[m] = sorted(con.execute(f"select * from read_parquet('{part}/*.parquet', hive_partitioning = false)")
+                            .fetchall(), key=repr)
+    for manifest in sorted((root / "exports" / "bpjs").glob(f"*/{day}/manifest.json")):
+        m = json.loads(manifest.read_text())
+        out[f"exports/{m['branch']}"] = {k: v["sha256"] for k, v in m["files"].items()}
+    return out

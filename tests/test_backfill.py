@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import shutil
 
 import duckdb
 import pendulum
 import pytest
 
-from rentan.marts import MARTS
-from rentan.settings import data_paths
-from tests.nightly import run_nightly
+from tests.nightly import night_outputs, run_checked
 
 pytestmark = pytest.mark.e2e
 
@@ -27,27 +24,7 @@ def _night(day: dt.date) -> pendulum.DateTime:
 
 
 def _run(dagbag, root, day: dt.date) -> None:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RENTAN_DATA", str(root))
-    try:
-        run = run_nightly(dagbag, logical_date=_night(day))
-    finally:
-        mp.undo()
-    states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}
-    assert all(s == "success" for k, s in states.items() if k[0] != "validation_gate"), states
-
-
-def _snapshot(root, day: dt.date) -> dict:
-    """Each mart's rows of the night (sorted), and each branch package's files by checksum."""
-    out = {}
-    with duckdb.connect() as con:
-        for m in MARTS:
-            part = data_paths(root).warehouse / "marts" / m / f"snapshot_date={day}"
-            out[m] = sorted(con.execute(f"select * from read_parquet('{part}/*.parquet')").fetchall(), key=repr)
-    for manifest in sorted((data_paths(root).exports / "bpjs").glob(f"*/{day}/manifest.json")):
-        m = json.loads(manifest.read_text())
-        out[f"exports/{m['branch']}"] = {k: v["sha256"] for k, v in m["files"].items()}
-    return out
+    run_checked(dagbag, {"RENTAN_DATA": str(root)}, logical_date=_night(day))
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +51,8 @@ def test_a_backfilled_week_equals_single_runs(dagbag, landing, tmp_path):
         single = tmp_path / f"single-{day}"
         shutil.copytree(landing, single)
         _run(dagbag, single, day)
-        expected = _snapshot(single, day)
-        assert _snapshot(backfilled, day) == expected, day
+        expected = night_outputs(single, day)
+        assert night_outputs(backfilled, day) == expected, day
         seen.append(hashlib.sha256(repr(expected).encode()).hexdigest())
     # the week is not flat: files arrived during it, so the nights differ
     assert len(set(seen)) == len(CHECKED)

@@ -20,7 +20,7 @@ import pytest
 from rentan.marts import MARTS
 from rentan.settings import WIB, data_paths
 from rentan.storage import Checkout, workspace
-from tests.nightly import run_nightly
+from tests.nightly import night_outputs, run_checked
 
 MEM = fsspec.filesystem("memory")
 
@@ -187,18 +187,7 @@ def sample(tmp_path_factory) -> Path:
 
 
 def _run(dagbag, env: dict, day: dt.date) -> None:
-    mp = pytest.MonkeyPatch()
-    for k, v in env.items():
-        if v is None:
-            mp.delenv(k, raising=False)
-        else:
-            mp.setenv(k, v)
-    try:
-        run = run_nightly(dagbag, run_conf={"snapshot_date": day.isoformat()})
-    finally:
-        mp.undo()
-    states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}
-    assert all(s == "success" for k, s in states.items() if k[0] != "validation_gate"), states
+    run_checked(dagbag, env, {"snapshot_date": day.isoformat()})
 
 
 def _remote_night(base: str, day: dt.date) -> dict:
@@ -211,18 +200,6 @@ def _remote_night(base: str, day: dt.date) -> dict:
         out[m] = sorted(rows, key=repr)
     for f in sorted(MEM.glob(f"{base}/exports/bpjs/*/{day}/manifest.json")):
         m = json.loads(MEM.cat(f))
-        out[f"exports/{m['branch']}"] = {k: v["sha256"] for k, v in m["files"].items()}
-    return out
-
-
-def _local_night(root: Path, day: dt.date) -> dict:
-    out = {}
-    with duckdb.connect() as con:
-        for m in MARTS:
-            part = root / "warehouse" / "marts" / m / f"snapshot_date={day}"
-            out[m] = sorted(con.execute(f"select * from read_parquet('{part}/*.parquet', hive_partitioning = false)").fetchall(), key=repr)
-    for f in sorted((root / "exports" / "bpjs").glob(f"*/{day}/manifest.json")):
-        m = json.loads(f.read_text())
         out[f"exports/{m['branch']}"] = {k: v["sha256"] for k, v in m["files"].items()}
     return out
 
@@ -252,7 +229,7 @@ def test_the_night_on_object_storage_equals_the_night_on_local_disk(dagbag, samp
     on_store = {"RENTAN_DATA": url, "RENTAN_LEDGER_URL": f"sqlite:///{tmp_path / 'shared-ledger.sqlite'}",
                 "RENTAN_CACHE": str(tmp_path / "worker-1")}
     _run(dagbag, on_store, day)
-    expected = _local_night(local, day)
+    expected = night_outputs(local, day)
     assert sum(len(v) for k, v in expected.items() if k in MARTS) > 0 and any(k.startswith("exports/") for k in expected)
     assert _remote_night(base, day) == expected
 

@@ -7,12 +7,12 @@ the prefixes the stage reads, whose changes go back to the store when the stage 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 
-import datetime as dt
-
 from rentan.ingest import ingest
-from rentan.settings import data_paths
+from rentan.settings import WIB, data_paths
 from rentan.storage import workspace
 
 log = logging.getLogger(__name__)
@@ -25,15 +25,15 @@ MARTS_READ = ("warehouse/silver", "warehouse/quarantine", "warehouse/_marts", "g
 MARTS_WRITE = ("warehouse/_marts", "gx")
 
 
+@contextlib.contextmanager
 def _ledger():
     from rentan.ingest.ledger import Ledger
 
-    return Ledger(data_paths().ledger_url)
-
-
-def run_ingest(load_id: str, areas: list[str] | None = None) -> dict:
-    with workspace(("landing", *LAYERS_LOADED)) as paths:
-        return ingest(paths, load_id=load_id, areas=areas or None).as_dict()
+    ledger = Ledger(data_paths().ledger_url)
+    try:
+        yield ledger
+    finally:
+        ledger.dispose()
 
 
 def plan(areas: list[str] | None = None) -> dict:
@@ -53,7 +53,8 @@ def plan(areas: list[str] | None = None) -> dict:
             wanted |= {b.slug, *b.regencies}
     # the ledger's tables are made here, once, before the mapped loads open it side by side
     # (concurrent CREATE TABLE on PostgreSQL can fail)
-    _ledger().dispose()
+    with _ledger():
+        pass
     return {
         "sources": {s: [a for a in config.areas(s) if a in wanted] for s in config.sources},
         "branches": [b for b in config.branches if b in wanted],
@@ -65,8 +66,7 @@ def run_load(load_id: str, source: str, area: str, snapshot: dt.date) -> dict:
     that one broken area fails alone."""
     from rentan.standardise import standardise
 
-    ledger = _ledger()
-    try:
+    with _ledger() as ledger:
         try:
             with workspace((f"landing/{source}/{area}", *LAYERS_LOADED), push=LAYERS_LOADED) as paths:
                 ingested = ingest(paths, load_id=load_id, areas=[area], sources=[source]).as_dict()
@@ -76,18 +76,13 @@ def run_load(load_id: str, source: str, area: str, snapshot: dt.date) -> dict:
             ledger.load_failed(load_id, source, area, type(e).__name__)
             raise
         ledger.load_succeeded(load_id, source, area)
-    finally:
-        ledger.dispose()
     return {"source": source, "area": area, "rows_loaded": ingested["rows_loaded"],
             "files_loaded": ingested["loaded"], "blocked": report["blocked"]}
 
 
 def failed_loads(load_id: str) -> list[tuple[str, str]]:
-    ledger = _ledger()
-    try:
+    with _ledger() as ledger:
         return ledger.failed_loads(load_id)
-    finally:
-        ledger.dispose()
 
 
 def run_unfiled(load_id: str) -> dict:
@@ -103,13 +98,9 @@ def validation_gate_for(load_id: str) -> dict:
     from rentan.ingest.ledger import StandardisedFile
     from rentan.standardise import gate
 
-    ledger = _ledger()
-    try:
-        with ledger.session() as s:
-            blocked = [r.block_reason for r in s.scalars(select(StandardisedFile).where(
-                StandardisedFile.load_id == load_id, StandardisedFile.blocked.is_(True)).order_by(StandardisedFile.file))]
-    finally:
-        ledger.dispose()
+    with _ledger() as ledger, ledger.session() as s:
+        blocked = [r.block_reason for r in s.scalars(select(StandardisedFile).where(
+            StandardisedFile.load_id == load_id, StandardisedFile.blocked.is_(True)).order_by(StandardisedFile.file))]
     gate({"blocked": blocked})
     return {"blocked": 0}
 
@@ -121,8 +112,8 @@ def snapshot_date(param: str | None, data_interval_end=None, logical_date=None) 
         return dt.date.fromisoformat(param)
     when = data_interval_end or logical_date
     if when is None:
-        return dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date()
-    return when.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
+        return dt.datetime.now(WIB).date()
+    return when.astimezone(WIB).date()
 
 
 def cutoff(param: str | None, data_interval_end=None, logical_date=None) -> dt.datetime:
@@ -134,21 +125,6 @@ def cutoff(param: str | None, data_interval_end=None, logical_date=None) -> dt.d
     end_of_day = snapshot_cutoff(snapshot_date(param, data_interval_end, logical_date))
     when = None if param else (data_interval_end or logical_date)
     return min(end_of_day, when) if when is not None else end_of_day
-
-
-def run_standardise(load_id: str, snapshot: dt.date, areas: list[str] | None = None) -> dict:
-    from rentan.standardise import standardise
-
-    with workspace(LAYERS_LOADED) as paths:
-        return standardise(paths, load_id=load_id, today=snapshot, areas=areas or None).as_dict()
-
-
-def validation_gate(report: dict) -> dict:
-    """Fails the task, naming each held-back file, rule and count; the rest has gone on."""
-    from rentan.standardise import gate
-
-    gate(report)
-    return {"blocked": 0}
 
 
 def run_identity(load_id: str, snapshot: dt.date, as_of: dt.datetime | None = None) -> dict:

@@ -123,6 +123,12 @@ def _modified(info: dict) -> float | None:
     return None
 
 
+def _key(rel: str, info: dict) -> str:
+    """A remote file's cache key: its path and what the store says of its content and time."""
+    sig = f"{rel}\0{info.get('size')}\0{info.get('ETag') or info.get('etag') or ''}\0{_modified(info)}"
+    return hashlib.sha256(sig.encode()).hexdigest()
+
+
 def _under(rel: str, prefixes: Sequence[str]) -> bool:
     return any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in prefixes)
 
@@ -145,9 +151,9 @@ class Checkout:
         for d in (self.objects, self.cache / "checkouts", self.cache / "downloads"):
             d.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="checkout-", dir=self.cache / "checkouts"))
-        # rel -> (device, inode, size, mtime_ns) of each file as pulled, and its cache key
+        # rel -> (device, inode, size, mtime_ns) of each file as pulled; rel -> its cache key
         self.pulled: dict[str, tuple[int, int, int, int]] = {}
-        self.signatures: dict[str, str] = {}
+        self.keys: dict[str, str] = {}
         self.pulled_pointer: str | None = None
 
     def remote(self, rel: str) -> str:
@@ -223,10 +229,7 @@ class Checkout:
 
     def pull(self, prefixes: Sequence[str]) -> int:
         listing = self._listing(prefixes)
-        keys = {}
-        for rel, info in listing.items():
-            sig = f"{rel}\0{info.get('size')}\0{info.get('ETag') or info.get('etag') or ''}\0{_modified(info)}"
-            keys[rel] = hashlib.sha256(sig.encode()).hexdigest()
+        keys = {rel: _key(rel, info) for rel, info in listing.items()}
         cached = set(os.listdir(self.objects))
         missing = [rel for rel in listing if keys[rel] not in cached]
         if missing:
@@ -248,7 +251,7 @@ class Checkout:
                     os.link(obj, target)
             st = os.stat(target)
             self.pulled[rel] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        self.signatures = {rel: keys[rel] for rel in listing}
+        self.keys = keys
         # a folder takes the time of its newest file, as on the store, not the time of the pull
         # (identity keeps a night's folder for so many days after it was written)
         newest: dict[str, int] = {}
@@ -272,8 +275,7 @@ class Checkout:
             info = self.fs.info(self.remote(rel))
         except FileNotFoundError:
             return False
-        sig = f"{rel}\0{info.get('size')}\0{info.get('ETag') or info.get('etag') or ''}\0{_modified(info)}"
-        return hashlib.sha256(sig.encode()).hexdigest() == self.signatures.get(rel)
+        return _key(rel, info) == self.keys.get(rel)
 
     def push(self, prefixes: Sequence[str]) -> dict:
         by_inode = {(v[0], v[1]): rel for rel, v in self.pulled.items()}
