@@ -27,7 +27,8 @@ DOC = """
 
 Every night, for every configured regency and BPJS TK branch:
 
-1. **plan**: the regencies and branches of `include/rentan/config/regencies.yaml` (limited by the
+1. **plan**: the night this run describes (its snapshot day, and the cut-off: 00:00 WIB after it),
+   and the regencies and branches of `include/rentan/config/regencies.yaml` (limited by the
    `areas` parameter): adding a regency there adds its mapped tasks, with no code change.
 2. **load_&lt;source&gt;** (mapped, one task per regency or branch): new files under
    `landing/<source>/<area>/` are stored as received in bronze with their lineage, then
@@ -39,12 +40,18 @@ Every night, for every configured regency and BPJS TK branch:
    It runs on whatever loaded, even when one regency's load failed.
 4. **marts**: coverage, claims and budget marts, staged, audited with the gold suites, published
    with one atomic switch; `warehouse/rentan.duckdb` holds the analysts' views.
-5. **export** (mapped, one per branch): `exports/bpjs/<branch>/<snapshot_date>/` with its manifest.
+5. **export** (mapped, one per branch): `exports/bpjs/<branch>/<snapshot_date>/` with its manifest,
+   only for a branch whose night is complete (its membership and claims extracts present, loaded
+   and not held back, and its loads finished); otherwise it fails, saying what is missing.
 
-Run parameters: `snapshot_date` (the day the run describes; default the end of its data interval,
-in WIB; a snapshot only sees files received by the end of its day, so a backfill or rerun of a
-past night gives that night's figures), `areas` (some regencies or branches only), `dry_run`
-(everything up to the audited marts; nothing published, no export written).
+Which night: the scheduled 01:00 WIB run (and a backfill, which replays it) describes the day
+before it; a manual run or `airflow dags test rentan_nightly D` describes the WIB day of its
+logical date. A snapshot sees only the files received by the end of its day (WIB), so a rerun or
+backfill of a past night gives that night's figures.
+
+Run parameters: `snapshot_date` (the day the run describes, instead of the above), `areas` (some
+regencies or branches only), `dry_run` (everything up to the audited marts; nothing published,
+no export written).
 Failures are alerted to the log and `<RENTAN_DATA>/alerts/alerts.jsonl` (and a webhook if set).
 """
 
@@ -53,18 +60,6 @@ def _alert(context) -> None:
     from rentan.alerts import on_failure
 
     on_failure(context)
-
-
-def _snapshot(params, data_interval_end, logical_date) -> dt.date:
-    from rentan.pipeline import snapshot_date
-
-    return snapshot_date(params["snapshot_date"], data_interval_end, logical_date)
-
-
-def _as_of(params, data_interval_end, logical_date) -> dt.datetime:
-    from rentan.pipeline import cutoff
-
-    return cutoff(params["snapshot_date"], data_interval_end, logical_date)
 
 
 _ALERT_EMAIL = os.environ.get("RENTAN_ALERT_EMAIL")  # an environment setting, not I/O
@@ -113,25 +108,31 @@ _ALERT_EMAIL = os.environ.get("RENTAN_ALERT_EMAIL")  # an environment setting, n
     },
 )
 def rentan_nightly():
-    @task
-    def plan(params=None) -> dict:
+    # the night (its snapshot day and cut-off) is decided here once and handed to every task
+    @task(multiple_outputs=True)
+    def plan(params=None, run_id=None, dag_run=None) -> dict:
         from rentan.pipeline import plan
 
-        return plan(params["areas"])
+        return plan(params["areas"], load_id=run_id, snapshot_date=params["snapshot_date"],
+                    run_type=dag_run.run_type, logical_date=dag_run.logical_date, run_after=dag_run.run_after)
 
+    # Airflow maps only over a task's whole return value: these pick each list out of the plan
     @task
     def areas_of(planned: dict, source: str) -> list[str]:
-        return planned["sources"][source]
+        return planned[f"areas_{source}"]
+
+    @task
+    def branches_of(planned: dict) -> list[str]:
+        return planned["branches"]
 
     def load_task(source: str):
         # the regency or branch names the mapped task in the UI and in alerts, not its index
         @task(task_id=f"load_{source}", outlets=[BRONZE[source], SILVER[source]],
               map_index_template="{{ task.op_kwargs['area'] }}")
-        def load(area: str, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+        def load(area: str, night: dict, run_id=None) -> dict:
             from rentan.pipeline import run_load
 
-            return run_load(load_id=run_id, source=source, area=area,
-                            snapshot=_snapshot(params, data_interval_end, logical_date))
+            return run_load(load_id=run_id, source=source, area=area, night=night)
 
         return load
 
@@ -150,22 +151,16 @@ def rentan_nightly():
 
     # one regency's failed load must not hold back the others: identity runs on what loaded
     @task(trigger_rule="all_done", inlets=list(SILVER.values()), outlets=[PERSONS])
-    def identity(params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+    def identity(night: dict, run_id=None) -> dict:
         from rentan.pipeline import run_identity
 
-        return run_identity(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
-                            as_of=_as_of(params, data_interval_end, logical_date))
+        return run_identity(load_id=run_id, night=night)
 
     @task(inlets=[PERSONS, *SILVER.values()], outlets=[MARTS])
-    def marts(resolved: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+    def marts(night: dict, resolved: dict, params=None, run_id=None) -> dict:
         from rentan.pipeline import run_marts
 
-        return run_marts(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
-                         dry_run=params["dry_run"], as_of=_as_of(params, data_interval_end, logical_date))
-
-    @task
-    def branches_of(planned: dict) -> list[str]:
-        return planned["branches"]
+        return run_marts(load_id=run_id, night=night, dry_run=params["dry_run"])
 
     @task(inlets=[MARTS], outlets=[EXPORTS], map_index_template="{{ task.op_kwargs['branch'] }}")
     def export(branch: str, published: dict, run_id=None) -> dict:
@@ -174,15 +169,13 @@ def rentan_nightly():
         return run_exports(load_id=run_id, published=published, branch=branch)
 
     planned = plan()
-    loads = [load_task(s).expand(area=areas_of.override(task_id=f"areas_{s}")(planned, s)) for s in SOURCES]
-    unfiled = load_unfiled()
-    gate = validation_gate()
-    resolved = identity()
-    for loaded in loads:
-        loaded >> [gate, resolved]
-    unfiled >> resolved
-    published = marts(resolved)
-    export.partial(published=published).expand(branch=branches_of(planned))
+    night = planned["night"]
+    loads = [load_task(s).partial(night=night).expand(area=areas_of.override(task_id=f"areas_{s}")(planned, s))
+             for s in SOURCES]
+    validation_gate().set_upstream(loads)
+    resolved = identity(night)
+    resolved.set_upstream([*loads, load_unfiled()])
+    export.partial(published=marts(night, resolved)).expand(branch=branches_of(planned))
 
 
 rentan_nightly()

@@ -54,3 +54,19 @@ def dagbag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(REPO / "dags"))
+
+
+@pytest.fixture
+def extracts_not_required(tmp_path, monkeypatch) -> Path:
+    """The shipped configuration with no branch extract required for a complete night: for tests
+    of figures on hand-made nights that hold only some branches' files (completeness has its own)."""
+    import yaml
+
+    from rentan.config import DEFAULT_CONFIG
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    raw["programme"]["branch_extracts"] = {}
+    path = tmp_path / "regencies-no-extracts.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("RENTAN_CONFIG", str(path))
+    return path

@@ -6,4 +6,4 @@ One sub-package per stage of the nightly load, named as the programme names thin
 (packages for the BPJS TK branches). ``sample`` writes a realistic landing zone.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -14,9 +14,9 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import urllib.request
 
+from rentan.masking import mask_digits
 from rentan.settings import data_paths
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,7 @@ WEBHOOK_ENV = "RENTAN_ALERT_WEBHOOK"
 
 def _masked(text: str, limit: int = 2000) -> str:
     """A library error may quote a cell (a NIK, a KPJ): long digit runs are masked, and the text cut."""
-    text = re.sub(r"\d{11,}", lambda m: m.group()[:4] + "*" * (len(m.group()) - 4), text)
-    return text if len(text) <= limit else text[:limit] + " ..."
+    return mask_digits(text, limit)
 
 
 def alert_record(context) -> dict:

@@ -67,6 +67,7 @@ def summary(paths: DataPaths) -> str:
     ledger = Ledger(paths.ledger_url)
     try:
         entries = ledger.entries()
+        replaced = [lst for lst in ledger.submission_lists() if lst.superseded_by]
     finally:
         ledger.dispose()
     out: list[str] = []
@@ -97,20 +98,6 @@ def summary(paths: DataPaths) -> str:
         w("  Reasons:")
         for source, code, n in quarantine_reasons(paths):
             w(f"    {source:<12} {code:<24} {n:>7,}")
-    cands = paths.warehouse / "silver" / "enrolment_candidates"
-    if any(cands.glob("*/*.parquet")):
-        con = duckdb.connect()
-        try:
-            rows = con.execute(
-                "select area, status, count(*), count(*) filter (where over_quota) from read_parquet(?, "
-                "hive_partitioning=true) group by all order by 1, 2", [(cands / "**" / "*.parquet").as_posix()]).fetchall()
-        finally:
-            con.close()
-        w("")
-        w("Proposals after identity and eligibility")
-        for area, status, n, over in rows:
-            extra = f"  ({over:,} past the village quota)" if over else ""
-            w(f"  {area:<16} {status:<18} {n:>7,}{extra}")
     out += coverage_lines(paths)
     out += package_lines(paths)
     bad = [e for e in entries if e.status != LOADED]
@@ -120,6 +107,12 @@ def summary(paths: DataPaths) -> str:
         for e in bad:
             why = e.reason if e.status == UNREADABLE else f"duplicate of {e.duplicate_of}"
             w(f"  {e.file}: {why}")
+    if replaced:
+        w("")
+        w("Village lists a later list of the same village and year replaced (whole: a revision; some rows: corrections)")
+        for lst in replaced:
+            how = "whole" if lst.rows_replaced >= lst.rows else f"{lst.rows_replaced} of {lst.rows} rows"
+            w(f"  {lst.file}: {how}, by {lst.superseded_by}")
     w("")
     w("Where things are")
     w(f"  bronze      {paths.warehouse / 'bronze'}/<source>/area=<area>/*.parquet")
@@ -139,35 +132,79 @@ def summary(paths: DataPaths) -> str:
     return "\n".join(out)
 
 
+def _money(v) -> str:
+    return "n/a" if v is None else f"{int(v):,}"
+
+
+def _n(v) -> str:
+    return "n/a" if v is None else f"{int(v):,}"
+
+
 def coverage_lines(paths: DataPaths) -> list[str]:
-    """The coverage table per regency, read from the published marts, and the villages that have
-    not submitted by their regency's deadline."""
+    """What the published marts say of their latest snapshot: each branch's completeness, coverage
+    per regency, the proposals' outcome, claims paid and the village budgets, and the villages
+    that have not submitted by their regency's deadline."""
     db = paths.warehouse / "rentan.duckdb"
     if not db.exists():
         return []
     con = duckdb.connect(str(db), read_only=True)
     try:
         snap = con.execute("select max(snapshot_date) from snapshots").fetchall()[0][0]
+        nights = con.execute("select branch, complete, incomplete_reason from completeness order by branch").fetchall()
         rows = con.execute("""select regency, working_population, active_participants, coverage_pct, villages,
-                                     villages_submitted, vulnerable_quota, vulnerable_enrolled, vulnerable_active
+                                     villages_submitted, vulnerable_quota, vulnerable_enrolled, vulnerable_active,
+                                     complete
                               from coverage_regency order by regency_code""").fetchall()
+        props = con.execute("""select regency, sum(proposed), sum(valid), sum(duplicates), sum(already_covered),
+                                      sum(already_enrolled), sum(needs_review), sum(ineligible),
+                                      sum(eligible - over_quota), sum(over_quota)
+                               from coverage_village group by regency, regency_code order by regency_code""").fetchall()
+        claims = con.execute("""select branch, sum(claims), sum(amount_idr), sum(scholarship_children)
+                                from claims_monthly group by 1 order by 1""").fetchall()
+        budget = con.execute(f"""select regency, count(*), sum(contribution_budget_idr), sum(contribution_required_idr),
+                                        sum(realised_idr), sum(gap_idr)
+                                 from budget_village where fiscal_year = {snap.year} group by regency, regency_code
+                                 order by regency_code""").fetchall()
         missing = con.execute("""select regency, count(*), string_agg(village_name, ', ' order by village_code)
                                  from villages_missing group by all order by 1""").fetchall()
         deadline = dict(con.execute("select regency, submission_deadline from coverage_regency").fetchall())
     finally:
         con.close()
-    out = ["", f"Coverage per regency (published marts, snapshot {snap})",
-           f"  {'regency':<16} {'workers':>9} {'active':>8} {'coverage':>9} {'villages':>9} {'submitted':>10} "
-           f"{'quota':>7} {'enrolled':>9} {'paid up':>8}"]
-    for reg, pop, act, pct, vil, sub, quota, enr, paid in rows:
-        pct_s = f"{pct:.2f}%" if pct is not None else "n/a"
-        pop_s = f"{pop:,}" if pop is not None else "n/a"
-        out.append(f"  {reg:<16} {pop_s:>9} {act:>8,} {pct_s:>9} {vil:>9,} {sub:>10,} {quota:>7,} {enr:>9,} {paid:>8,}")
-    out.append("  (coverage = active participants / working population; n/a: no population figure configured)")
+    out = ["", f"The night of {snap} (published marts)"]
+    for branch, complete, why in nights:
+        out.append(f"  branch {branch:<16} " + ("complete" if complete else f"INCOMPLETE, no package: {why}"))
+    out += ["", f"Coverage per regency (snapshot {snap})",
+            f"  {'regency':<16} {'workers':>9} {'active':>8} {'coverage':>10} {'villages':>9} {'submitted':>10} "
+            f"{'quota':>7} {'enrolled':>9} {'paid up':>8}"]
+    for reg, pop, act, pct, vil, sub, quota, enr, paid, complete in rows:
+        pct_s = ("incomplete" if not complete else f"{pct:.2f}%" if pct is not None else "n/a")
+        out.append(f"  {reg:<16} {_n(pop):>9} {_n(act):>8} {pct_s:>10} {vil:>9,} {sub:>10,} {quota:>7,} "
+                   f"{_n(enr):>9} {_n(paid):>8}")
+    out.append("  (coverage = active participants / working population; n/a: no population figure configured;")
+    out.append("   incomplete: the branch's membership extract is missing, held back or did not load tonight)")
     for reg, n, names in missing:
         when = f"by the deadline {deadline[reg]}" if deadline.get(reg) else "yet"
         shown = names if len(names) <= 300 else names[:300].rsplit(", ", 1)[0] + ", ..."
         out.append(f"  {reg}: {n} villages have not submitted {when}: {shown}")
+    out += ["", f"Proposals per regency (snapshot {snap})",
+            f"  {'regency':<16} {'proposed':>9} {'valid':>7} {'duplicate':>10} {'covered':>8} {'renewal':>8} "
+            f"{'review':>7} {'65+':>5} {'to enrol':>9} {'over quota':>11}"]
+    for reg, *v in props:
+        out.append(f"  {reg:<16} {_n(v[0]):>9} {_n(v[1]):>7} {_n(v[2]):>10} {_n(v[3]):>8} {_n(v[4]):>8} "
+                   f"{_n(v[5]):>7} {_n(v[6]):>5} {_n(v[7]):>9} {_n(v[8]):>11}")
+    out.append("  (covered: active PU member or BPU paid by another payer; renewal: BPU already paid by the village)")
+    if claims:
+        out += ["", f"Claims paid, all months to {snap}",
+                f"  {'branch':<16} {'claims':>8} {'amount (Rp)':>18} {'scholarship children':>21}"]
+        for branch, n, amount, kids in claims:
+            out.append(f"  {branch:<16} {_n(n):>8} {_money(amount):>18} {_n(kids):>21}")
+    if budget:
+        out += ["", f"Village budgets, fiscal year {snap.year}",
+                f"  {'regency':<16} {'villages':>9} {'budgeted (Rp)':>16} {'required (Rp)':>16} {'realised (Rp)':>16} "
+                f"{'gap (Rp)':>16}"]
+        for reg, n, bud, req, real, gap in budget:
+            out.append(f"  {reg:<16} {n:>9,} {_money(bud):>16} {_money(req):>16} {_money(real):>16} {_money(gap):>16}")
+        out.append("  (required = enrolled x monthly iuran x programme months; gap = required - budgeted)")
     return out
 
 

@@ -100,13 +100,8 @@ def data_paths(root: str | os.PathLike | None = None) -> DataPaths:
     return DataPaths(Path(chosen).expanduser().resolve())
 
 
-WIB = dt.timezone(dt.timedelta(hours=7))
-
-
-def snapshot_cutoff(snapshot: dt.date) -> dt.datetime:
-    """The end of a snapshot's day in WIB: a file received later belongs to a later snapshot, so a
-    night rerun or backfilled today describes its day as that night saw it."""
-    return dt.datetime.combine(snapshot + dt.timedelta(days=1), dt.time(0, 0), WIB)
+# the night's day and cut-off live in rentan.night; these names stay for the stages that import them
+from rentan.night import WIB, end_of_day as snapshot_cutoff  # noqa: E402,F401
 
 
 def safe_name(text: str) -> str:

@@ -41,6 +41,10 @@ class Programme:
     # a member counts as paid up when the last month paid is at most this many months before the
     # snapshot's month: the month in progress is not due until it ends
     paid_up_grace_months: int = 1
+    # source -> how many days old its newest extract may be for a branch's night to be complete
+    branch_extracts: dict[str, int] = field(default_factory=dict)
+    # a later village list repeating this share of the people still proposed replaces them whole
+    revision_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ class Branch:
     slug: str
     name: str
     regencies: tuple[str, ...]
+    # the extracts a night needs from this branch: source -> maximum age in days
+    extracts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,18 @@ def _date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+def _extracts(raw: dict) -> dict[str, int]:
+    """``{membership: {max_age_days: 35}, claims: null}`` -> ``{"membership": 35}``."""
+    out = {}
+    for source, rule in raw.items():
+        if rule is None:
+            continue
+        if source not in ("membership", "claims"):
+            raise ValueError(f"branch_extracts: {source!r} is no extract a branch sends (membership, claims)")
+        out[source] = int(rule["max_age_days"])
+    return out
+
+
 def _parse(raw: dict) -> Config:
     prog = raw["programme"]
     programme = Programme(
@@ -129,9 +147,12 @@ def _parse(raw: dict) -> Config:
         jkm_death_benefit_idr=int(prog["jkm_death_benefit_idr"]),
         scholarship_max_idr=int(prog["scholarship_max_idr"]),
         paid_up_grace_months=int(prog.get("paid_up_grace_months", 1)),
+        branch_extracts=_extracts(prog.get("branch_extracts") or {}),
+        revision_share=float(prog.get("revision_share", 0.5)),
     )
     branches = {
-        slug: Branch(slug=slug, name=b["name"], regencies=tuple(b["regencies"]))
+        slug: Branch(slug=slug, name=b["name"], regencies=tuple(b["regencies"]),
+                     extracts=_extracts({**(prog.get("branch_extracts") or {}), **(b.get("extracts") or {})}))
         for slug, b in raw["branches"].items()
     }
     regencies = {}

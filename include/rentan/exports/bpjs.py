@@ -32,10 +32,13 @@ import duckdb
 import pandas as pd
 
 from rentan.config import Config, load_config
+from rentan import lists as village_lists
+from rentan.completeness import IncompleteNight
+from rentan.exports import withdrawn
 from rentan.exports.xlsx import neutralise, write_xlsx
 from rentan.fsutil import replace_dir
 from rentan.standardise.reasons import REASONS
-from rentan.ingest.ledger import Ledger
+from rentan.ingest.ledger import open_ledger
 from rentan.settings import DataPaths, data_paths, snapshot_cutoff
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,7 @@ def _people(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[st
     if cand is None or subs is None:
         return pd.DataFrame()
     return con.sql(f"""
-        select c.area as regency, c.record_id, c.status, c.reason, c.over_quota, c.duplicate_of_village,
+        select c.area as regency, c.record_id, c.person_key, c.status, c.reason, c.over_quota, c.duplicate_of_village,
                c.quota_rank, s.nik, s.name, s.birth_place, s.birth_date, s.sex, s.address, s.rt_rw,
                c.village_code, v.name as village_name, v.district_name, c.funding_source,
                c.source_file, c.row_number
@@ -73,6 +76,7 @@ def _rejected(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[
         from read_parquet('{q}', hive_partitioning = true, union_by_name = true) q
         left join ref_villages v on v.code = q.village_code
         where area in (select unnest($regencies)) and file_sha256 in (select file_sha256 from received)
+          and not exists (select 1 from replaced x where x.file_sha256 = q.file_sha256 and x.row_number = q.row_number)
         order by source_file, row_number""", params={"regencies": regencies}).to_arrow_table().to_pandas()
 
 
@@ -175,19 +179,25 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
     from rentan.reference import villages
 
     created = dt.datetime.combine(snapshot, dt.time(0, 0))
-    report = {}
+    report: dict = {}
+    refused: dict[str, str] = {}
     con = duckdb.connect()
     locks: list = []
     try:
         con.register("ref_villages", villages())
-        ledger = Ledger(paths.ledger_url)
-        try:
-            shas = list(ledger.received_before(cutoff or snapshot_cutoff(snapshot)))
-        finally:
-            ledger.dispose()
-        con.register("received", pd.DataFrame({"file_sha256": pd.Series(shas, dtype="string")}))
+        with open_ledger(paths.ledger_url) as ledger:
+            cut = cutoff or snapshot_cutoff(snapshot)
+            now = village_lists.current(paths, ledger, cut, config.programme.revision_share)
+            successors = now.successors(ledger.submission_lists(cut))
+        con.register("received", now.received())
+        con.register("replaced", now.replaced)
+        nights = _completeness(con, paths, snapshot)
         for b in config.branches.values():
             if branches and b.slug not in branches:
+                continue
+            if b.slug in nights:
+                refused[b.slug] = nights[b.slug]
+                log.error("no package for branch %s, %s: its night is incomplete: %s", b.slug, snapshot, nights[b.slug])
                 continue
             regencies = list(b.regencies)
             people = _people(con, paths, regencies, snapshot)
@@ -215,10 +225,13 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
                 rejected)
             title = [config.branches[b.slug].name, f"Data per {snapshot:%d-%m-%Y}; kabupaten: "
                      + ", ".join(config.regencies[r].name for r in regencies)]
+            gone = withdrawn.withdrawn(paths, b.slug, snapshot, people.reindex(columns=["person_key", "nik"]),
+                                       successors)
             files = {
                 f"daftar_pendaftaran_{stem}.xlsx": (enrol, "Pendaftaran"),
                 f"pengecualian_{stem}.xlsx": (exc, "Pengecualian"),
                 f"rekonsiliasi_desa_{stem}.xlsx": (recon, "Rekonsiliasi"),
+                f"penarikan_{stem}.xlsx": (gone, "Penarikan"),
             }
             manifest = {"branch": b.slug, "branch_name": b.name, "snapshot_date": snapshot.isoformat(),
                         "load_id": load_id, "regencies": regencies, "files": {}}
@@ -230,6 +243,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
             manifest["files"][csv_name] = {"rows": int(len(enrol)), "sha256": _sha256(tmp / csv_name)}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             replace_dir(tmp, final)
+            withdrawn.record_sent(paths, b.slug, snapshot, _sent(people))
             fcntl.flock(lock, fcntl.LOCK_UN)
             report[b.slug] = {name: f["rows"] for name, f in manifest["files"].items()}
             log.info("export for branch %s, %s: %s", b.slug, snapshot, report[b.slug])
@@ -237,4 +251,26 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
         con.close()
         for lock in locks:
             lock.close()
+    if refused:
+        raise IncompleteNight("no package for " + "; ".join(
+            f"branch {b} on {snapshot}: {why}" for b, why in refused.items()))
     return {"load_id": load_id, "snapshot": snapshot.isoformat(), "branches": report}
+
+
+def _completeness(con: duckdb.DuckDBPyConnection, paths: DataPaths, snapshot: dt.date) -> dict[str, str]:
+    """Branch -> why its night is incomplete, from the published ``completeness`` mart of the night."""
+    part = paths.warehouse / "marts" / "completeness" / f"snapshot_date={snapshot.isoformat()}"
+    if not any(part.glob("*.parquet")):
+        raise FileNotFoundError(f"no published completeness mart for {snapshot} under {paths.warehouse / 'marts'}: "
+                                "the marts task of this night must succeed before the exports")
+    rows = con.sql(f"select branch, incomplete_reason from read_parquet('{part.as_posix()}/*.parquet') "
+                   "where not complete").fetchall()
+    return dict(rows)
+
+
+def _sent(people: pd.DataFrame) -> pd.DataFrame:
+    """Who the package's enrolment list names, with their person keys (kept in silver)."""
+    if people.empty:
+        return pd.DataFrame(columns=withdrawn.SENT_COLUMNS)
+    keep = people[(people["status"] == "eligible") & ~people["over_quota"].astype(bool)]
+    return keep.reindex(columns=withdrawn.SENT_COLUMNS)

@@ -255,9 +255,12 @@ def _swap_in(built: Path, target: Path, scratch: Path) -> None:
 
 
 def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snapshot: dt.date | None = None,
-                    config: Config | None = None, regencies: list[str] | None = None) -> list[Path]:
+                    config: Config | None = None, regencies: list[str] | None = None,
+                    files: set[str] | None = None, replaced: pd.DataFrame | None = None) -> list[Path]:
     """Write every village's fix-list from the submissions quarantine; return the files written.
-    ``regencies`` limits it to those regency slugs (the others' folders are left as they are).
+    ``regencies`` limits it to those regency slugs (the others' folders are left as they are);
+    ``files`` to the rows of those files (SHA-256) received by the night, less the ``replaced``
+    rows (file_sha256, row_number) a later list of the village replaced (``rentan.lists``).
 
     ``snapshot`` is the date the lists say the data is as of (today if not given); it also fixes
     the workbooks' created time, so a rerun on unchanged data rewrites identical bytes."""
@@ -270,6 +273,13 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
 
     if quarantine.is_dir() and any(quarantine.rglob("*.parquet")):
         rows, reasons = _read(quarantine)
+        if files is not None or replaced is not None:
+            keep = rows["file_sha256"].isna() | rows["file_sha256"].isin(files if files is not None else rows["file_sha256"])
+            if replaced is not None and len(replaced):
+                gone = pd.MultiIndex.from_frame(replaced[["file_sha256", "row_number"]].astype({"row_number": "int64"}))
+                here = pd.MultiIndex.from_arrays([rows["file_sha256"].astype("string"), rows["row_number"].astype("int64")])
+                keep &= ~here.isin(gone)
+            rows, reasons = rows[keep].copy(), reasons[reasons["rid"].isin(rows.loc[keep, "rid"])]
     else:
         rows, reasons = pd.DataFrame(columns=["rid", "area", "regency_code"]), pd.DataFrame(columns=["rid"])
 

@@ -42,6 +42,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sqlalchemy import select
 
+from rentan import lists as village_lists
 from rentan.config import Config, load_config
 from rentan.identity.keys import hmac_sql, hmac_sql_pads, secret
 from rentan.identity.matching import MAX_BLOCK, pair_id, score_and_decide
@@ -55,7 +56,8 @@ MEMORY_ENV = "RENTAN_DUCKDB_MEMORY"
 SCORE_BATCH = 500_000
 SUB_COLUMNS = ("area", "source_file", "row_number", "file_sha256", "nik", "name", "name_norm", "birth_date",
                "sex", "village_code", "district_code", "regency_code", "funding_source")
-MEM_COLUMNS = ("area", "kpj", "nik", "name", "name_norm", "birth_date", "segment", "status", "payer_village_code")
+MEM_COLUMNS = ("area", "kpj", "nik", "name", "name_norm", "birth_date", "segment", "status", "payer_village_code",
+               "payer_kind")
 
 
 def connect(work: Path) -> duckdb.DuckDBPyConnection:
@@ -67,23 +69,25 @@ def connect(work: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledger, cutoff: dt.datetime) -> int:
+def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledger, cutoff: dt.datetime,
+                  config: Config) -> int:
     """Table ``records``: proposals and members from files received by the end of the snapshot's
-    day, numbered by (source, record id)."""
+    day (less the village-list rows a later list replaced), numbered by (source, record id)."""
     subs = paths.parquet_glob("silver", "submissions")
     if subs is None:
         return 0
-    received = pa.table({"file_sha256": pa.array([], pa.string()), "received_at": pa.array([], pa.timestamp("us", "UTC"))})
-    rows = ledger.received_before(cutoff)
-    if rows:
-        received = pa.table({"file_sha256": list(rows), "received_at": pa.array(list(rows.values()), pa.timestamp("us", "UTC"))})
+    now = village_lists.current(paths, ledger, cutoff, config.programme.revision_share)
+    received = pa.table({"file_sha256": pa.array(list(now.files), pa.string()),
+                         "received_at": pa.array(list(now.files.values()), pa.timestamp("us", "UTC"))})
     con.register("received", received)
+    con.register("replaced", now.replaced)
     sub_cols = ", ".join(f"s.{c}" for c in SUB_COLUMNS if c != "file_sha256")
     parts = [f"""
         select 'submission' as source, 'usulan:' || left(s.file_sha256, 16) || ':' || s.row_number as record_id,
                {sub_cols}, r.received_at
         from read_parquet('{subs}', hive_partitioning = true, union_by_name = true) s
         join received r using (file_sha256)
+        anti join replaced x on x.file_sha256 = s.file_sha256 and x.row_number = s.row_number
         where s.nik is not null"""]
     mem = paths.parquet_glob("silver", "membership")
     if mem is not None:  # a night before any branch extract arrived still has proposals to decide on
@@ -98,9 +102,13 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
         create table records as
         select (row_number() over (order by source, record_id) - 1)::bigint as pos, *
         from ({" union all by name ".join(parts)})""")
-    for c in ("kpj", "segment", "status", "payer_village_code"):
+    for c in ("kpj", "segment", "status", "payer_village_code", "payer_kind"):
         if c not in [r[0] for r in con.execute("describe records").fetchall()]:
             con.execute(f"alter table records add column {c} varchar")
+    # an extract standardised before payers were classified: a village code is a village, else unknown
+    con.execute("""update records set payer_kind = case when payer_village_code is not null then 'village'
+                                                       else 'unknown' end
+                   where source = 'membership' and payer_kind is null""")
     return con.execute("select count(*) from records").fetchall()[0][0]
 
 
@@ -185,25 +193,32 @@ def _candidates(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, snapshot: 
     con.execute(f"""
         create table candidates as
         with subs as (
-            select * exclude (kpj, segment, status, payer_village_code),
+            select * exclude (kpj, segment, status, payer_village_code, payer_kind),
                    coalesce(left(nik, 6) = replace(district_code, '.', ''), false) as home
             from keyed where source = 'submission'
         ), kept as (
             select *,
                    first(record_id) over keeper as keeper_id,
-                   first(village_code) over keeper as keeper_village
+                   first(village_code) over keeper as keeper_village,
+                   first(funding_source) over keeper as keeper_funding
             from subs
             window keeper as (partition by person_key
                               order by home desc, received_at asc nulls last, source_file, row_number)
         ), active as (
-            select person_key, segment, payer_village_code from keyed
+            select person_key, segment, payer_village_code, payer_kind from keyed
             where source = 'membership' and status = 'AKTIF'
         ), member as (
-            select person_key, bool_or(segment = 'PU') as pu, bool_or(segment = 'BPU') as bpu
+            select person_key, bool_or(segment = 'PU') as pu,
+                   -- paid by someone the extract does not let us name: never an accusation
+                   bool_or(segment = 'BPU' and payer_kind = 'unknown') as bpu_unknown
             from active group by person_key
         ), paid_by as (
             select distinct person_key, payer_village_code from active
-            where segment = 'BPU' and payer_village_code is not null
+            where segment = 'BPU' and payer_kind = 'village' and payer_village_code is not null
+        ), others as (
+            -- BPU memberships whose payer we can name: a village, the member, an employer, a budget
+            select a.person_key, a.payer_village_code from active a
+            where a.segment = 'BPU' and a.payer_kind <> 'unknown'
         ), flagged as (
             select k.*,
                    k.record_id <> k.keeper_id as is_dup,
@@ -212,7 +227,11 @@ def _candidates(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, snapshot: 
                         else 'across_regencies' end as dup_kind,
                    coalesce(m.pu, false) as pu,
                    p.person_key is not null as bpu_here,
-                   coalesce(m.bpu, false) and p.person_key is null as bpu_other,
+                   exists (select 1 from others o where o.person_key = k.person_key
+                           and o.payer_village_code is distinct from k.village_code) as bpu_other,
+                   coalesce(m.bpu_unknown, false) and p.person_key is null as bpu_payer_unknown,
+                   k.funding_source is not null and k.keeper_funding is not null
+                     and k.funding_source <> k.keeper_funding as other_budget,
                    year(DATE '{snapshot.isoformat()}') - year(k.birth_date)
                      - case when month(k.birth_date) > {snapshot.month}
                                  or (month(k.birth_date) = {snapshot.month} and day(k.birth_date) > {snapshot.day})
@@ -225,10 +244,13 @@ def _candidates(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, snapshot: 
         ), decided as (
             select *,
                    case when is_dup then 'duplicate' when pu then 'already_covered' when bpu_other then 'already_covered'
-                        when bpu_here then 'already_enrolled' when coalesce(age >= {max_age}, false) then 'ineligible'
+                        when bpu_here then 'already_enrolled' when bpu_payer_unknown then 'needs_review'
+                        when coalesce(age >= {max_age}, false) then 'ineligible'
                         when in_review then 'needs_review' else 'eligible' end as status,
-                   case when is_dup then 'duplicate_' || dup_kind when pu then 'active_pu'
+                   case when is_dup and other_budget then 'double_funding_budget'
+                        when is_dup then 'duplicate_' || dup_kind when pu then 'active_pu'
                         when bpu_other then 'double_funding' when bpu_here then 'bpu_paid_by_this_village'
+                        when bpu_payer_unknown then 'payer_unknown'
                         when coalesce(age >= {max_age}, false) then 'age_limit'
                         when in_review then 'possible_same_person' end as reason
             from flagged
@@ -325,7 +347,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
     con = connect(work)
     out = paths.warehouse / "silver"
     try:
-        n_records = _load_records(con, paths, ledger, cutoff or snapshot_cutoff(snapshot))
+        n_records = _load_records(con, paths, ledger, cutoff or snapshot_cutoff(snapshot), config)
         if n_records == 0:
             # nothing had arrived by this snapshot: no outputs, rather than a later night's
             for table in IDENTITY_TABLES:

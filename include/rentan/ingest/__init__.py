@@ -20,8 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rentan.config import Config, load_config
+from rentan.ingest.fit import Misfiled, misfiled
 from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, IngestedFile, Ledger
 from rentan.ingest.readers import Table, UnreadableFile, read_table
+from rentan.masking import mask_digits
 from rentan.settings import DataPaths, data_paths
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ class IngestReport:
         }
 
 
-MISFILED = ("unknown_source", "no_area_folder", "unknown_area")
+MISFILED = ("unknown_source", "no_area_folder", "unknown_area")  # what load_unfiled records
 
 
 def discover(paths: DataPaths, config: Config) -> list[Landed]:
@@ -174,6 +176,26 @@ def _write_atomically(tbl: pa.Table, target: Path, work: Path) -> None:
     os.replace(tmp, target)
 
 
+def _duplicate(entry: IngestedFile, of: str) -> None:
+    entry.status = DUPLICATE
+    entry.duplicate_of = of
+    entry.reason_code = "same_content"
+    entry.reason = f"Same content as {of}, already received; not loaded again."
+    entry.alasan = f"Isi berkas sama dengan {of} yang sudah diterima; tidak dimuat ulang."
+
+
+def _misfiled(item: Landed, wrong: Misfiled, config: Config) -> UnreadableFile:
+    right = config.regencies[wrong.regency]
+    here = config.regencies[item.area]
+    return UnreadableFile(
+        "misfiled_regency",
+        f"{wrong.rows} of {wrong.of_rows} rows of this file belong to {right.name} (their NIKs, village codes "
+        f"or names), but it lies in the folder of {here.name}; move it to landing/{item.source}/{right.slug}/.",
+        f"{wrong.rows} dari {wrong.of_rows} baris berkas ini milik {right.name}, tetapi berkas diletakkan di "
+        f"folder {here.name}; pindahkan ke landing/{item.source}/{right.slug}/.",
+    )
+
+
 def ingest(
     paths: DataPaths | None = None,
     *,
@@ -202,9 +224,9 @@ def ingest(
         known = ledger.known()
         first_by_content = dict(known.first_file_by_content)
         def wanted(i: Landed) -> bool:
-            misfiled = i.problem is not None and i.problem.code in MISFILED
+            outside = i.problem is not None and i.problem.code in MISFILED
             if unfiled:
-                return misfiled
+                return outside
             return (not areas or i.area in areas) and (not sources or i.source in sources)
 
         landed = [i for i in discover(paths, config) if wanted(i)]
@@ -224,25 +246,36 @@ def ingest(
                 received_at=dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
                 ingested_at=now,
             )
-            if sha in first_by_content:
-                entry.status = DUPLICATE
-                entry.duplicate_of = first_by_content[sha]
-                entry.reason_code = "same_content"
-                entry.reason = f"Same content as {first_by_content[sha]}, already received; not loaded again."
-                entry.alasan = f"Isi berkas sama dengan {first_by_content[sha]} yang sudah diterima; tidak dimuat ulang."
+            if sha in first_by_content and first_by_content[sha] != item.rel:
+                _duplicate(entry, first_by_content[sha])
                 report.duplicates += 1
-                log.info("duplicate delivery %s (same content as %s)", item.rel, first_by_content[sha])
+                log.info("duplicate delivery %s (same content as %s)", mask_digits(item.rel),
+                         mask_digits(first_by_content[sha]))
             else:
                 try:
                     if item.problem:
                         raise item.problem
                     table = read_table(item.path)
+                    wrong = misfiled(table, item.source, item.area, config)
+                    if wrong is not None:
+                        raise _misfiled(item, wrong, config)
                 except UnreadableFile as bad:
                     entry.status = UNREADABLE
                     entry.reason_code, entry.reason, entry.alasan = bad.code, bad.reason, bad.alasan
                     report.unreadable += 1
-                    log.warning("unreadable file %s: %s", item.rel, bad.reason)
+                    log.warning("unreadable file %s: %s", mask_digits(item.rel), mask_digits(bad.reason))
                 else:
+                    # the ledger, not this task's view of it, decides who loads a content: a copy
+                    # claimed by a task running beside this one is a duplicate here
+                    holder = ledger.claim(sha, item.rel, item.source, item.area, load_id)
+                    if holder != item.rel:
+                        first_by_content[sha] = holder
+                        _duplicate(entry, holder)
+                        report.duplicates += 1
+                        log.info("duplicate delivery %s (same content as %s, loaded beside it)",
+                                 mask_digits(item.rel), mask_digits(holder))
+                        ledger.record(entry)
+                        continue
                     target = bronze_file(paths, item.source, item.area, sha)
                     tbl = to_bronze(table, load_id=load_id, rel=item.rel, sha=sha, ingested_at=now)
                     _write_atomically(tbl, target, paths.work / "ingest")

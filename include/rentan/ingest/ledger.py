@@ -8,6 +8,7 @@ same list twice is not counted twice. The ledger lives in any SQLAlchemy databas
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
@@ -20,9 +21,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
-    delete,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -94,19 +96,58 @@ class ReviewDecision(Base):
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class FailedLoad(Base):
-    """A source of a regency or branch that a run could not load: that night's exports of the
-    areas it serves wait until the load is fixed. Kept here, not in a file, because the export
-    task may run on another worker than the load."""
+class LoadRun(Base):
+    """One source of one regency or branch in one run: planned by the run's plan, started by its
+    load task, and finished (succeeded or failed) only when that task gets there. A load whose
+    process was killed (a signal, out of memory, a timeout) stays ``started``, which the night's
+    completeness counts as not loaded, like a failure. Kept here, not in a file, because the
+    marts and export tasks may run on other workers than the load."""
 
-    __tablename__ = "failed_load"
-    __table_args__ = (UniqueConstraint("load_id", "source", "area"),)
+    __tablename__ = "load_run"
+    __table_args__ = (UniqueConstraint("load_id", "source", "area", name="uq_load_run"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     load_id: Mapped[str] = mapped_column(String(200), index=True)
     source: Mapped[str] = mapped_column(String(40))
     area: Mapped[str] = mapped_column(String(80))
-    error: Mapped[str] = mapped_column(String(200))  # the error's type only: a message may quote a cell
-    failed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20))  # planned, started, succeeded, failed
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the error's type: a message may quote a cell
+    process: Mapped[str | None] = mapped_column(String(200), nullable=True)  # host:pid of the try
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Content(Base):
+    """Each distinct content (SHA-256) loaded, and the one file it was loaded from. The unique key
+    is what makes "loaded once" hold across tasks running side by side, on any number of workers:
+    the second task to claim a content finds it taken and records its file as a duplicate."""
+
+    __tablename__ = "content"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file: Mapped[str] = mapped_column(String(1000))
+    source: Mapped[str] = mapped_column(String(40))
+    area: Mapped[str] = mapped_column(String(80))
+    load_id: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SubmissionList(Base):
+    """A village's list (one standardised submissions file): whose it is and for which year, and
+    what a later list of the same village and year replaced of it (``rentan.lists``):
+    ``superseded_by`` names that later list, ``rows_replaced`` says how many of its rows (all of
+    them for a revision). As of the last standardise run; a night before the later list arrived
+    still sees this one whole."""
+
+    __tablename__ = "submission_list"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file: Mapped[str] = mapped_column(String(1000))
+    area: Mapped[str] = mapped_column(String(80))
+    village_code: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    year_from: Mapped[str] = mapped_column(String(20))  # rows (the TAHUN column) or received (its time of receipt)
+    rows: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    superseded_by: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    superseded_by_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rows_replaced: Mapped[int] = mapped_column(Integer, default=0)
 
 
 @dataclass(frozen=True)
@@ -132,12 +173,15 @@ class Ledger:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
 
+    # -- received files ---------------------------------------------------------------------
+
     def known(self) -> Known:
         with Session(self.engine) as s:
             rows = s.execute(
                 select(IngestedFile.file, IngestedFile.sha256, IngestedFile.status).order_by(IngestedFile.id)
             ).all()
-        first: dict[str, str] = {}
+            claims = s.execute(select(Content.sha256, Content.file)).all()
+        first: dict[str, str] = dict(claims)
         for f, sha, status in rows:
             # only loaded content makes a later copy a duplicate: a file refused for its
             # folder may be sent again, correctly filed, and must then load
@@ -145,18 +189,39 @@ class Ledger:
                 first.setdefault(sha, f)
         return Known({(f, sha) for f, sha, _ in rows}, first)
 
+    def claim(self, sha256: str, file: str, source: str, area: str, load_id: str) -> str:
+        """Claim a content for ``file``; returns the file that holds it (``file`` itself if this
+        claim won, else the file an earlier or a concurrent claim took it for)."""
+        row = {"sha256": sha256, "file": file, "source": source, "area": area, "load_id": load_id,
+               "claimed_at": dt.datetime.now(dt.timezone.utc)}
+        with Session(self.engine) as s, s.begin():
+            if self.engine.dialect.name in ("sqlite", "postgresql"):
+                insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
+                s.execute(insert(Content).values(**row).on_conflict_do_nothing(index_elements=["sha256"]))
+            elif s.get(Content, sha256) is None:  # other databases: the primary key still refuses a second
+                s.add(Content(**row))
+        with Session(self.engine) as s:
+            return s.scalar(select(Content.file).where(Content.sha256 == sha256))
+
     def record(self, entry: IngestedFile) -> None:
         self.record_all([entry])
 
-    def received_before(self, cutoff: dt.datetime) -> dict[str, dt.datetime]:
-        """The loaded files received before ``cutoff``, by SHA-256, with their time (UTC)."""
-        out = {}
-        for e in self.entries():
-            # SQLite hands timestamps back without their zone; the ledger stores UTC
-            at = e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)
-            if e.status == LOADED and at < cutoff:
-                out.setdefault(e.sha256, at)
+    def _received_before(self, cutoff: dt.datetime) -> dict[str, dt.datetime]:
+        with Session(self.engine) as s:
+            rows = s.execute(select(IngestedFile.sha256, IngestedFile.received_at)
+                             .where(IngestedFile.status == LOADED).order_by(IngestedFile.id)).all()
+        out: dict[str, dt.datetime] = {}
+        for sha, at in rows:
+            at = _utc(at)
+            if at < cutoff:
+                out.setdefault(sha, at)
         return out
+
+    def current_files(self, cutoff: dt.datetime) -> dict[str, dt.datetime]:
+        """The loaded files a snapshot with this cut-off sees, by SHA-256, with their time of
+        receipt (UTC). Of a village's lists, rows a later list replaced are left out by
+        ``rentan.lists.replaced_rows``."""
+        return self._received_before(cutoff)
 
     def entries(self, load_id: str | None = None) -> list[IngestedFile]:
         with Session(self.engine) as s:
@@ -171,6 +236,13 @@ class Ledger:
         with Session(self.engine) as s:
             return set(s.scalars(select(StandardisedFile.sha256).where(StandardisedFile.rules_version == rules_version)))
 
+    def verdicts(self) -> dict[str, StandardisedFile]:
+        """The latest standardise verdict of each file, by SHA-256."""
+        with Session(self.engine) as s:
+            rows = list(s.scalars(select(StandardisedFile).order_by(StandardisedFile.processed_at, StandardisedFile.id)))
+            s.expunge_all()
+        return {r.sha256: r for r in rows}
+
     def record_all(self, entries: list) -> None:
         with Session(self.engine) as s, s.begin():
             s.add_all(entries)
@@ -178,22 +250,83 @@ class Ledger:
     def session(self) -> Session:
         return Session(self.engine)
 
-    def load_failed(self, load_id: str, source: str, area: str, error: str) -> None:
+    # -- village lists ----------------------------------------------------------------------
+
+    def record_lists(self, lists: list[SubmissionList]) -> None:
+        """Record (or re-record, under new rules) village lists."""
         with Session(self.engine) as s, s.begin():
-            s.execute(delete(FailedLoad).where(FailedLoad.load_id == load_id, FailedLoad.source == source,
-                                               FailedLoad.area == area))
-            s.add(FailedLoad(load_id=load_id, source=source, area=area, error=error,
-                             failed_at=dt.datetime.now(dt.timezone.utc)))
+            for lst in lists:
+                s.merge(lst)
+
+    def record_replacements(self, replaced: dict[str, tuple[str, str, int]]) -> None:
+        """sha256 -> (file, sha256, rows) of the later list that replaced rows of it; the others none."""
+        with Session(self.engine) as s, s.begin():
+            for lst in s.scalars(select(SubmissionList)):
+                by = replaced.get(lst.sha256)
+                lst.superseded_by, lst.superseded_by_sha256, lst.rows_replaced = by if by else (None, None, 0)
+
+    def submission_lists(self, cutoff: dt.datetime | None = None) -> list[SubmissionList]:
+        """Every village list received before ``cutoff`` (all when None), oldest first."""
+        with Session(self.engine) as s:
+            every = list(s.scalars(select(SubmissionList).order_by(SubmissionList.received_at, SubmissionList.file)))
+            s.expunge_all()
+        return [lst for lst in every if cutoff is None or _utc(lst.received_at) < cutoff]
+
+    # -- the loads of a run -----------------------------------------------------------------
+
+    def _load_state(self, load_id: str, source: str, area: str, state: str, error: str | None = None,
+                    process: str | None = None) -> None:
+        with Session(self.engine) as s, s.begin():
+            row = s.scalar(select(LoadRun).where(LoadRun.load_id == load_id, LoadRun.source == source,
+                                                 LoadRun.area == area))
+            if row is None:
+                row = LoadRun(load_id=load_id, source=source, area=area)
+                s.add(row)
+            row.state, row.error, row.changed_at = state, error, dt.datetime.now(dt.timezone.utc)
+            if process is not None:
+                row.process = process
+
+    def plan_loads(self, load_id: str, loads: list[tuple[str, str]]) -> None:
+        """The loads a run will make; each must finish for the night to be complete."""
+        with Session(self.engine) as s, s.begin():
+            have = {(r.source, r.area) for r in s.scalars(select(LoadRun).where(LoadRun.load_id == load_id))}
+            now = dt.datetime.now(dt.timezone.utc)
+            s.add_all(LoadRun(load_id=load_id, source=src, area=area, state="planned", changed_at=now)
+                      for src, area in loads if (src, area) not in have)
+
+    def load_started(self, load_id: str, source: str, area: str, process: str) -> None:
+        self._load_state(load_id, source, area, "started", process=process)
+
+    def load_failed(self, load_id: str, source: str, area: str, error: str) -> None:
+        self._load_state(load_id, source, area, "failed", error=error)
 
     def load_succeeded(self, load_id: str, source: str, area: str) -> None:
-        """A retry that loads clears the failure its earlier try recorded."""
-        with Session(self.engine) as s, s.begin():
-            s.execute(delete(FailedLoad).where(FailedLoad.load_id == load_id, FailedLoad.source == source,
-                                               FailedLoad.area == area))
+        """A retry that loads clears what its earlier try left."""
+        self._load_state(load_id, source, area, "succeeded")
 
-    def failed_loads(self, load_id: str) -> list[tuple[str, str]]:
+    def unfinished_loads(self, load_id: str) -> list[LoadRun]:
+        """The loads of a run that did not succeed: failed, killed while running (still
+        ``started``) or never started (``planned``)."""
         with Session(self.engine) as s:
-            return sorted((r.source, r.area) for r in s.scalars(select(FailedLoad).where(FailedLoad.load_id == load_id)))
+            rows = list(s.scalars(select(LoadRun).where(LoadRun.load_id == load_id, LoadRun.state != "succeeded")
+                                  .order_by(LoadRun.source, LoadRun.area)))
+            s.expunge_all()
+        return rows
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _utc(at: dt.datetime) -> dt.datetime:
+    # SQLite hands timestamps back without their zone; the ledger stores UTC
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+
+
+@contextlib.contextmanager
+def open_ledger(url: str):
+    """The ledger, disposed of when the block ends."""
+    ledger = Ledger(url)
+    try:
+        yield ledger
+    finally:
+        ledger.dispose()

@@ -66,6 +66,12 @@ def _sha256(path) -> str:
     return h.hexdigest()
 
 
+def _incomplete(staging) -> dict[str, str]:
+    """Branch -> why its night is incomplete, for the branches whose night is."""
+    frame = pd.read_parquet(staging / "completeness")
+    return {r.branch: r.incomplete_reason for r in frame.itertuples() if not r.complete}
+
+
 def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None,
          publish: bool = True, cutoff: dt.datetime | None = None) -> dict:
     """Build, audit and (unless ``publish`` is false: a dry run) publish the marts of ``snapshot``."""
@@ -78,7 +84,7 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     staging.mkdir(parents=True)
     con = connect(work)
     try:
-        build.build(con, paths, config, snapshot, secret(), cutoff)
+        build.build(con, paths, config, snapshot, secret(), cutoff, load_id=load_id)
         counts = build.write(con, staging)
     finally:
         con.close()
@@ -88,15 +94,20 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
                           + "\n  ".join(map(str, failures)) + f"\nstaged files kept for inspection in {staging}")
     files = {f"{m}/{p.name}": {"rows": counts[m], "sha256": _sha256(p)}
              for m in MARTS for p in sorted((staging / m).glob("*.parquet"))}
+    incomplete = _incomplete(staging)
+    if incomplete:
+        # the night still publishes (what is known is worth seeing), marked: the branch gets no package
+        log.warning("marts %s: incomplete for %s", snapshot, "; ".join(f"{b}: {r}" for b, r in incomplete.items()))
     if not publish:
         shutil.rmtree(work, ignore_errors=True)
         log.info("marts %s built and audited, not published (dry run): %s", snapshot, counts)
-        return {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": False, "rows": counts}
+        return {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": False, "rows": counts,
+                "incomplete": incomplete}
     version = publishing.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
     db = views.refresh(paths.warehouse)
     shutil.rmtree(work, ignore_errors=True)
     report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": True,
-              "cutoff": cutoff.isoformat() if cutoff else None, "version": version.name,
-              "rows": counts, "database": str(db)}
+              "version": version.name, "rows": counts, "database": str(db),
+              "incomplete": incomplete}
     log.info("marts %s published: %s", snapshot, counts)
     return report

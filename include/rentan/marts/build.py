@@ -18,13 +18,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from rentan import completeness
+from rentan import lists as village_lists
 from rentan.config import Config
 from rentan.identity.keys import hmac_sql, hmac_sql_pads
-from rentan.ingest.ledger import Ledger
+from rentan.ingest.ledger import Ledger, open_ledger
 from rentan.reference import villages as reference_villages
 from rentan.settings import IDENTITY_TABLES, DataPaths, snapshot_cutoff
 
-MARTS = ("coverage_village", "coverage_regency", "claims_monthly", "budget_village",
+MARTS = ("coverage_village", "coverage_regency", "claims_monthly", "budget_village", "completeness",
          "dim_village", "dim_person", "fact_enrolment", "fact_membership", "fact_claim")
 AGE_BAND = """case when {age} is null then 'unknown' when {age} < 25 then '<25' when {age} < 35 then '25-34'
                    when {age} < 45 then '35-44' when {age} < 55 then '45-54' when {age} < 65 then '55-64'
@@ -47,8 +49,8 @@ def _read(paths: DataPaths, layer: str, table: str, empty: str, snapshot: dt.dat
     return f"read_parquet('{g}', hive_partitioning = true, union_by_name = true)"
 
 
-def _dimensions(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.date, ledger: Ledger,
-                cutoff: dt.datetime) -> None:
+def _dimensions(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date,
+                ledger: Ledger, cutoff: dt.datetime, load_id: str | None) -> None:
     regs = list(config.regencies.values())
     v = reference_villages([r.code for r in regs], desa_only=True)
     by_code = {r.code: r for r in regs}
@@ -77,12 +79,27 @@ def _dimensions(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
     months = [(r.code, y, r.programme_months(y)) for r in regs for y in range(2015, snapshot.year + 2)]
     con.register("_months", pd.DataFrame(months, columns=["regency_code", "fiscal_year", "months"]))
     con.execute("create table programme_months as select * from _months")
-    # only what had arrived by the end of the snapshot's day: a backfilled night sees its own past
-    received = ledger.received_before(cutoff)
-    files = pd.DataFrame({"file_sha256": pd.Series(list(received), dtype="string"),
-                          "received_at": pd.to_datetime(pd.Series(list(received.values()), dtype=object), utc=True)})
-    con.register("_files", files)
+    # is each branch's night complete (rentan.completeness)? Figures built from incomplete inputs
+    # are marked so, and those a missing extract would leave at zero are left empty instead
+    nights = completeness.check(ledger, config, cutoff, load_id)
+    con.register("_completeness", pd.DataFrame([{
+        "branch": b.slug, "branch_name": b.name, "regencies": ", ".join(b.regencies),
+        "complete": nights[b.slug].complete, "coverage_complete": nights[b.slug].coverage_complete,
+        "gaps": len(nights[b.slug].gaps), "incomplete_reason": nights[b.slug].reason()}
+        for b in config.branches.values()]).astype({"incomplete_reason": "string"}))
+    con.execute("create table completeness as select * from _completeness order by branch")
+    con.register("_coverage_gaps", pd.DataFrame([{
+        "branch": b, "coverage_complete": n.coverage_complete,
+        "coverage_reason": n.reason(completeness.COVERAGE_SOURCES)} for b, n in nights.items()])
+        .astype({"coverage_reason": "string"}))
+    con.execute("create table coverage_gaps as select * from _coverage_gaps")
+    # only what had arrived by the end of the snapshot's day: a backfilled night sees its own past;
+    # of the villages' lists, not the rows a later list replaced
+    now = village_lists.current(paths, ledger, cutoff, config.programme.revision_share)
+    con.register("_files", now.received())
     con.execute("create table files as select * from _files")
+    con.register("_replaced", now.replaced)
+    con.execute("create table replaced as select * from _replaced")
 
 
 def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date, key: bytes) -> None:
@@ -157,14 +174,15 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
         select person_key, {AGE_BAND.format(age=age)} as age_band, niks::integer as niks,
                proposals::integer as proposals, memberships::integer as memberships
         from {persons} order by person_key""")
-    sub_q = _read(paths, "quarantine", "submissions", "village_code varchar, file_sha256 varchar")
-    sub_s = _read(paths, "silver", "submissions", "village_code varchar, file_sha256 varchar")
+    sub_q = _read(paths, "quarantine", "submissions", "village_code varchar, file_sha256 varchar, row_number integer")
+    sub_s = _read(paths, "silver", "submissions", "village_code varchar, file_sha256 varchar, row_number integer")
     con.execute(f"""
         create table proposals as
         select p.village_code, p.valid, f.received_at
-        from (select village_code, file_sha256, true as valid from {sub_s}
-              union all select village_code, file_sha256, false from {sub_q}) p
-        join files f using (file_sha256)""")
+        from (select village_code, file_sha256, row_number, true as valid from {sub_s}
+              union all select village_code, file_sha256, row_number, false from {sub_q}) p
+        join files f using (file_sha256)
+        anti join replaced x on x.file_sha256 = p.file_sha256 and x.row_number = p.row_number""")
     bud = _read(paths, "silver", "budget", "village_code varchar, fiscal_year integer, add_total_idr bigint, "
                 "contribution_budget_idr bigint, workers_budgeted bigint, realised_idr bigint, file_sha256 varchar")
     con.execute(f"""
@@ -202,17 +220,23 @@ def _aggregates(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
                v.village_name, v.village_word, v.branch, v.quota,
                coalesce(p.proposed, 0) as proposed, coalesce(c.valid, 0) as valid,
                coalesce(c.duplicates, 0) as duplicates, coalesce(c.ineligible, 0) as ineligible,
-               coalesce(c.needs_review, 0) as needs_review, coalesce(c.eligible, 0) as eligible,
-               coalesce(c.over_quota, 0) as over_quota, coalesce(c.already_covered, 0) as already_covered,
-               coalesce(c.already_enrolled, 0) as already_enrolled,
-               coalesce(e.enrolled, 0) as enrolled, coalesce(e.active, 0) as active,
-               coalesce(e.enrolled, 0) >= v.quota and v.quota > 0 as quota_met,
+               coalesce(c.needs_review, 0) as needs_review,
+               -- without the branch's membership extract, who is eligible, covered or enrolled is unknown
+               case when g.coverage_complete then coalesce(c.eligible, 0) end as eligible,
+               case when g.coverage_complete then coalesce(c.over_quota, 0) end as over_quota,
+               case when g.coverage_complete then coalesce(c.already_covered, 0) end as already_covered,
+               case when g.coverage_complete then coalesce(c.already_enrolled, 0) end as already_enrolled,
+               case when g.coverage_complete then coalesce(e.enrolled, 0) end as enrolled,
+               case when g.coverage_complete then coalesce(e.active, 0) end as active,
+               case when g.coverage_complete then coalesce(e.enrolled, 0) >= v.quota and v.quota > 0 end as quota_met,
                case when r.submission_deadline is null then p.first_received is not null
                     else coalesce(timezone('Asia/Jakarta', p.first_received)::date <= r.submission_deadline, false)
                end as submitted,
-               timezone('Asia/Jakarta', p.first_received)::date as first_submitted_on
+               timezone('Asia/Jakarta', p.first_received)::date as first_submitted_on,
+               g.coverage_complete as complete
         from dim_village v
         join regencies r using (regency)
+        join coverage_gaps g on g.branch = v.branch
         left join prop p using (village_code) left join cand c using (village_code) left join enr e using (village_code)
         order by v.village_code""")
     con.execute("""
@@ -231,14 +255,20 @@ def _aggregates(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
             from coverage_village group by all
         )
         select r.regency_code, r.regency, r.regency_name, r.branch, r.working_population, r.population_year,
-               coalesce(a.active_participants, 0) as active_participants,
-               round(100.0 * coalesce(a.active_participants, 0) / nullif(r.working_population, 0), 2) as coverage_pct,
-               coalesce(a.pu_active, 0) as pu_active, coalesce(a.bpu_active, 0) as bpu_active,
-               v.villages, v.villages_submitted, v.villages_quota_met,
+               case when g.coverage_complete then coalesce(a.active_participants, 0) end as active_participants,
+               case when g.coverage_complete then
+                    round(100.0 * coalesce(a.active_participants, 0) / nullif(r.working_population, 0), 2) end
+                 as coverage_pct,
+               case when g.coverage_complete then coalesce(a.pu_active, 0) end as pu_active,
+               case when g.coverage_complete then coalesce(a.bpu_active, 0) end as bpu_active,
+               v.villages, v.villages_submitted,
+               case when g.coverage_complete then v.villages_quota_met end as villages_quota_met,
                v.vulnerable_quota::bigint as vulnerable_quota, v.vulnerable_enrolled::bigint as vulnerable_enrolled,
                v.vulnerable_active::bigint as vulnerable_active, v.proposed::bigint as proposed,
-               v.eligible::bigint as eligible, r.submission_deadline
-        from regencies r left join act a using (regency_code) left join vil v using (regency_code)
+               v.eligible::bigint as eligible, r.submission_deadline,
+               g.coverage_complete as complete, g.coverage_reason as incomplete_reason
+        from regencies r join coverage_gaps g using (branch)
+        left join act a using (regency_code) left join vil v using (regency_code)
         order by r.regency_code""")
     con.execute("""
         create table claims_monthly as
@@ -264,13 +294,11 @@ def _aggregates(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
 
 
 def build(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date, key: bytes,
-          cutoff: dt.datetime | None = None) -> None:
-    """Create one table per mart (``MARTS``) in ``con``."""
-    ledger = Ledger(paths.ledger_url)
-    try:
-        _dimensions(con, config, snapshot, ledger, cutoff or snapshot_cutoff(snapshot))
-    finally:
-        ledger.dispose()
+          cutoff: dt.datetime | None = None, load_id: str | None = None) -> None:
+    """Create one table per mart (``MARTS``) in ``con``. ``load_id``: the run whose loads must
+    have finished for a branch's night to be complete."""
+    with open_ledger(paths.ledger_url) as ledger:
+        _dimensions(con, paths, config, snapshot, ledger, cutoff or snapshot_cutoff(snapshot), load_id)
     _facts(con, paths, config, snapshot, key)
     _aggregates(con, config, snapshot)
 

@@ -23,7 +23,8 @@ def _create_views(con: duckdb.DuckDBPyConnection, marts: Path) -> None:
     for m in MARTS:
         if not any((marts / m).glob("*/*.parquet")):
             continue
-        src = f"read_parquet('{(marts / m).as_posix()}/*/*.parquet', hive_partitioning = true)"
+        # union_by_name: a snapshot published before a column was added reads it as empty
+        src = f"read_parquet('{(marts / m).as_posix()}/*/*.parquet', hive_partitioning = true, union_by_name = true)"
         con.execute(f"create view {m}_history as select * from {src}")
         con.execute(f"create view {m} as select * exclude (snapshot_date) from {m}_history "
                     f"where snapshot_date = (select max(snapshot_date) from {m}_history)")

@@ -10,7 +10,7 @@ import pandas as pd
 WILAYAH = Path(__file__).with_name("wilayah")
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)  # one entry per file: provinces, regencies, districts, villages
 def _frame(name: str) -> pd.DataFrame:
     return pd.read_csv(WILAYAH / f"{name}.csv", dtype=str, keep_default_na=False)
 
@@ -44,3 +44,12 @@ def villages(regency_codes: list[str] | None = None, desa_only: bool = False) ->
     dist = _frame("districts")[["code", "name"]].rename(columns={"code": "district_code", "name": "district_name"})
     v = v.merge(dist, on="district_code", how="left")
     return v[["code", "name", "district_code", "district_name", "regency_code", "kind"]].reset_index(drop=True)
+
+
+_PREFIX = r"^(?:DESA|DS|PEKON|KELURAHAN|KEL|KAMPUNG|NAGARI|GAMPONG|KECAMATAN|KEC)\b\.?\s*"
+
+
+def place_key(s: pd.Series) -> pd.Series:
+    """Upper-case letters and digits, 'Desa'/'Pekon'/'Kec.' prefixes dropped: 'Ds. Tanjung  Alam' = 'TANJUNGALAM'."""
+    t = s.astype("string").str.upper().str.strip().str.replace(_PREFIX, "", regex=True)
+    return t.str.replace(r"[^A-Z0-9]", "", regex=True)

@@ -24,8 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import rentan
+from rentan import lists as village_lists
 from rentan.config import Config, load_config
-from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile
+from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile, SubmissionList
+from rentan.night import WIB, end_of_day
 from rentan.report import source_globs
 from rentan.settings import DataPaths, data_paths
 from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
@@ -164,8 +166,8 @@ def _silver_types(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Context,
-                validator: Validator, load_id: str, report: StandardiseReport) -> list[StandardisedFile]:
+def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Context, validator: Validator,
+                load_id: str, report: StandardiseReport) -> tuple[list[StandardisedFile], list[SubmissionList]]:
     flat = flatten(read_bronze([paths.root / e.bronze_path for e in entries]), source)
     rows = flat.rows
     std = STANDARDISERS[source](rows, flat.numeric, ctx)
@@ -270,7 +272,26 @@ def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Co
     report.rows_silver[(source, area)] += len(silver)
     report.rows_quarantine[(source, area)] += len(q)
     report.files += len(entries)
-    return records
+    lists = _village_lists(entries, frame, village_of_file) if source == "submissions" else []
+    return records, lists
+
+
+def _village_lists(entries: list, frame: pd.DataFrame, village_of_file: pd.Series) -> list[SubmissionList]:
+    """Whose list each submissions file is and for which year: the village most of its rows name
+    (resolved to an official code), and the year most of its rows give in TAHUN, else the year
+    (WIB) it was received. A later list of the same village and year supersedes it."""
+    years = (frame.dropna(subset=["year"]).loc[lambda f: f["year"].between(2000, 2100)]
+             .groupby("source_file")["year"].agg(lambda s: int(s.mode().iat[0])))
+    out = []
+    for e in entries:
+        received = e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)
+        year = years.get(e.file)
+        code = village_of_file.get(e.file)
+        out.append(SubmissionList(
+            sha256=e.sha256, file=e.file, area=e.area, village_code=None if pd.isna(code) else str(code),
+            year=int(year) if year is not None else received.astimezone(WIB).year,
+            year_from="rows" if year is not None else "received", rows=int(e.data_rows or 0), received_at=received))
+    return out
 
 
 def check_conservation(paths: DataPaths, shas: set[str]) -> list[tuple[str, int, int, int]]:
@@ -322,9 +343,15 @@ def standardise(
         validator = Validator(paths.root / "gx") if pending else None
         for (source, area), entries in sorted(pending.items()):
             regency = config.regencies.get(area) if config.sources[source] == "regency" else None
-            ctx = Context(today=today, regency=regency, resolver=VillageResolver(regency.code) if regency else None)
-            records = _area_batch(source, area, entries, paths, ctx, validator, load_id, report)
+            branch = config.branches.get(area) if config.sources[source] == "branch" else None
+            ctx = Context(today=today, regency=regency, resolver=VillageResolver(regency.code) if regency else None,
+                          branch_resolvers=[VillageResolver(config.regencies[r].code) for r in branch.regencies]
+                          if branch and source == "membership" else [])
+            records, lists = _area_batch(source, area, entries, paths, ctx, validator, load_id, report)
             ledger.record_all(records)
+            if lists:
+                ledger.record_lists(lists)
+                village_lists.record(paths, ledger, config.programme.revision_share)
             log.info("standardised %s/%s: %d files", source, area, len(entries))
         broken = check_conservation(paths, {e.sha256 for es in pending.values() for e in es})
         if broken:
@@ -337,7 +364,10 @@ def standardise(
         if submitted:
             from rentan.exports.desa import write_fix_lists
 
-            report.fix_lists = len(write_fix_lists(paths, snapshot=today, config=config, regencies=submitted))
+            # the villages' current lists as of this night: a list a village has replaced is not theirs to fix
+            now = village_lists.current(paths, ledger, end_of_day(today), config.programme.revision_share)
+            report.fix_lists = len(write_fix_lists(paths, snapshot=today, config=config, regencies=submitted,
+                                                   files=set(now.files), replaced=now.replaced))
     finally:
         ledger.dispose()
     log.info("standardise %s: %s", load_id, {k: v for k, v in report.as_dict().items() if k != "blocked"})

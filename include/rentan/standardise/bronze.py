@@ -3,47 +3,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
-HEADERS_FILE = Path(__file__).resolve().parents[1] / "config" / "headers.yaml"
+from rentan.config.headers import HEADERS_FILE, fields_of, header_index, header_key  # noqa: F401
+
 LINEAGE = ["load_id", "source_file", "sheet", "row_number", "file_sha256"]
-
-
-def header_key(text: str) -> str:
-    """What two spellings of one header share: upper-case letters and digits only."""
-    return re.sub(r"[^A-Z0-9]", "", str(text).upper())
-
-
-@lru_cache(maxsize=1)
-def _spellings() -> dict[str, dict[str, list[str]]]:
-    with open(HEADERS_FILE, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
-
-
-def fields_of(source: str) -> list[str]:
-    return list(_spellings()[source])
-
-
-@lru_cache(maxsize=8)
-def header_index(source: str) -> dict[str, int]:
-    """header key -> position of its canonical field in fields_of(source)."""
-    out: dict[str, int] = {}
-    for i, (field, spellings) in enumerate(_spellings()[source].items()):
-        for s in [field, *spellings]:
-            k = header_key(s)
-            if k in out and out[k] != i:
-                raise ValueError(f"headers.yaml: {s!r} maps to two fields of {source}")
-            out[k] = i
-    return out
 
 
 @dataclass

@@ -8,7 +8,7 @@ quarantine, only flags it, or is let through is for the Great Expectations suite
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -17,6 +17,7 @@ from rentan.reference import regencies as reference_regencies
 from rentan.standardise.dates import parse_dates
 from rentan.standardise.names import normalise_name, parse_sex
 from rentan.standardise.nik import standardise_nik
+from rentan.standardise.payers import payers
 from rentan.standardise.villages import VillageResolver, _code_form
 
 
@@ -27,6 +28,8 @@ class Context:
     today: dt.date
     regency: Regency | None = None          # for sources filed by regency
     resolver: VillageResolver | None = None
+    # for sources filed by branch: one resolver per regency the branch serves (payer villages)
+    branch_resolvers: list[VillageResolver] = field(default_factory=list)
 
 
 def _regency_prefixes() -> set[str]:
@@ -163,7 +166,7 @@ def membership(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.Da
         "status": status, "status_reason": _reason_where(status.isna(), "status_unknown", idx),
         "last_paid_month": parse_month(rows["bulan_terakhir_bayar"], ctx),
         "payer": _text(rows["pembayar"]),
-        "payer_village_code": _code_form(rows["kode_desa_pembayar"]),
+        **payers(rows["pembayar"], rows["kode_desa_pembayar"], ctx.branch_resolvers),
     }, index=idx)
 
 

@@ -10,19 +10,13 @@ from __future__ import annotations
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from rentan.reference import place_key  # noqa: F401 (its home was here)
 from rentan.reference import villages as reference_villages
 
-_PREFIX = r"^(?:DESA|DS|PEKON|KELURAHAN|KEL|KAMPUNG|NAGARI|GAMPONG|KECAMATAN|KEC)\b\.?\s*"
 # a one-letter typo in a short name scores about 80; made-up names score well below
 FUZZY_CUTOFF_IN_DISTRICT = 75
 FUZZY_CUTOFF_IN_REGENCY = 85
 SUGGESTIONS = 3
-
-
-def place_key(s: pd.Series) -> pd.Series:
-    """Upper-case letters and digits, 'Desa'/'Pekon'/'Kec.' prefixes dropped: 'Ds. Tanjung  Alam' = 'TANJUNGALAM'."""
-    t = s.astype("string").str.upper().str.strip().str.replace(_PREFIX, "", regex=True)
-    return t.str.replace(r"[^A-Z0-9]", "", regex=True)
 
 
 def _code_form(s: pd.Series) -> pd.Series:
