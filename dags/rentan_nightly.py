@@ -164,9 +164,16 @@ def rentan_nightly():
 
     @task(inlets=[MARTS], outlets=[EXPORTS], map_index_template="{{ task.op_kwargs['branch'] }}")
     def export(branch: str, published: dict, run_id=None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from rentan.completeness import IncompleteNight
         from rentan.pipeline import run_exports
 
-        return run_exports(load_id=run_id, published=published, branch=branch)
+        try:
+            return run_exports(load_id=run_id, published=published, branch=branch)
+        except IncompleteNight as e:
+            # the night's inputs decide, not a passing fault: a retry would say the same
+            raise AirflowFailException(str(e)) from e
 
     planned = plan()
     night = planned["night"]

@@ -9,12 +9,17 @@ import json
 from pathlib import Path
 
 import duckdb
+import pendulum
 import pytest
 
 DEFAULTS = {"snapshot_date": None, "areas": [], "dry_run": False}
+# what `airflow dags test rentan_nightly 2025-06-30` (make demo) gives: the night the sample describes
+SAMPLE_NIGHT = pendulum.datetime(2025, 6, 30, tz="UTC")
 
 
 def run_nightly(dagbag, run_conf: dict | None = None, **kwargs):
+    """A run as `airflow dags test rentan_nightly <logical date>` makes it (default: the sample's night)."""
+    kwargs.setdefault("logical_date", SAMPLE_NIGHT)
     return dagbag.dags["rentan_nightly"].test(run_conf={**DEFAULTS, **(run_conf or {})}, **kwargs)
 
 

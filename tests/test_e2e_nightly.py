@@ -131,7 +131,7 @@ def test_quarantine_agrees_with_the_ground_truth(dagbag, sample_root, monkeypatc
         assert (sample_root / "exports" / "desa" / area / code / f"daftar_perbaikan_{code}.xlsx").exists(), code
 
 
-def test_a_held_back_file_fails_the_gate_while_the_night_goes_on(dagbag, data_root):
+def test_a_held_back_file_fails_the_gate_while_the_night_goes_on(dagbag, data_root, extracts_not_required):
     from tests.test_standardise import HEADER, row, write_xlsx
 
     land = data_root / "landing" / "submissions" / "lahat" / "tanjung-sakti-pumi"
@@ -173,7 +173,8 @@ def test_a_branch_whose_extract_did_not_load_gets_no_package(dagbag, data_root):
     assert not (data_root / "exports/bpjs/lahat").exists()
     assert all((data_root / f"exports/bpjs/{b}/2025-06-30/manifest.json").exists() for b in branches[1:])
     alerts = [json.loads(line) for line in (data_root / "alerts" / "alerts.jsonl").read_text().splitlines()]
-    assert any(a["task_id"] == "export" and a["area"] == "lahat" and "could not load membership of lahat" in a["error"]
-               for a in alerts)
+    assert any(a["task_id"] == "export" and a["area"] == "lahat" and "the membership load of lahat failed" in a["error"]
+               and "rerun the night" in a["error"] for a in alerts)
+    assert [a["try_number"] for a in alerts if a["task_id"] == "export"] == [1], "an incomplete night is not retried"
     assert {(a["task_id"], a["area"]) for a in alerts} >= {("load_membership", "lahat"), ("export", "lahat")}, \
         "an alert names the regency or branch, not the index of its mapped task"

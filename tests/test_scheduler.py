@@ -38,8 +38,13 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
+MEMBERSHIP_HEADER = "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
+CLAIMS_HEADER = "NO KLAIM,KPJ,NIK,JENIS KLAIM,TGL KEJADIAN,TGL BAYAR,NOMINAL,PENERIMA\n"
+
+
 def _landing(root: Path) -> set[str]:
-    """Two proposals from one Lahat village and a branch extract, delivered before the snapshot."""
+    """Two proposals from one Lahat village, and every branch's membership and claims extracts,
+    delivered before the snapshot."""
     land = root / "landing"
     niks = ["1604010102800001", "1604010203810002"]
     rows = pd.DataFrame({"NO": ["1", "2"], "NIK": niks, "NAMA": ["Budi Santoso", "Siti Aminah"],
@@ -49,8 +54,16 @@ def _landing(root: Path) -> set[str]:
     write_xlsx(land / "submissions/lahat/usulan.xlsx", {"USULAN": rows}, created=dt.datetime(2025, 6, 1))
     (land / "membership/lahat").mkdir(parents=True)
     (land / "membership/lahat/kepesertaan.csv").write_text(
-        "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
-        f"11111111111,{niks[1]},SITI AMINAH,02-03-1981,PU,\"JKK, JKM\",01-01-2020,AKTIF,2025-05,PT A,\n")
+        MEMBERSHIP_HEADER + f"11111111111,{niks[1]},SITI AMINAH,02-03-1981,PU,\"JKK, JKM\",01-01-2020,AKTIF,2025-05,PT A,\n")
+    for i, (branch, region) in enumerate((("muara-enim", "161201"), ("lampung-tengah", "180401"))):
+        (land / f"membership/{branch}").mkdir(parents=True)
+        (land / f"membership/{branch}/kepesertaan.csv").write_text(
+            MEMBERSHIP_HEADER + f"2222222222{i},{region}0101700003,WARGA LAIN,01-01-1970,PU,\"JKK, JKM\",01-01-2020,"
+            "AKTIF,2025-05,PT B,\n")
+    for i, branch in enumerate(("lahat", "muara-enim", "lampung-tengah")):
+        (land / f"claims/{branch}").mkdir(parents=True)
+        (land / f"claims/{branch}/klaim.csv").write_text(
+            CLAIMS_HEADER + f"K-{i}01,11111111111,{niks[1]},JKK,01-05-2025,20-05-2025,1500000,SITI AMINAH\n")
     t = dt.datetime(2025, 6, 2, 9, tzinfo=dt.timezone.utc).timestamp()
     for p in land.rglob("*"):
         if p.is_file():

@@ -62,8 +62,12 @@ class BranchNight:
         return not any(g.source in COVERAGE_SOURCES for g in self.gaps)
 
     def reason(self, sources: tuple[str, ...] | None = None) -> str | None:
+        """What is missing, then what to do (each thing said once)."""
         gaps = [g for g in self.gaps if sources is None or g.source in sources]
-        return " | ".join(str(g) for g in gaps) or None
+        if not gaps:
+            return None
+        todo = list(dict.fromkeys(g.todo for g in gaps))
+        return "; ".join(g.what for g in gaps) + ". To do: " + "; ".join(todo) + "."
 
 
 def _when(at: dt.datetime) -> str:
