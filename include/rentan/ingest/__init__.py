@@ -184,6 +184,14 @@ def _duplicate(entry: IngestedFile, of: str) -> None:
     entry.alasan = f"Isi berkas sama dengan {of} yang sudah diterima; tidak dimuat ulang."
 
 
+def _elsewhere(holder: str, item: Landed, config: Config) -> bool:
+    """A content already held by a file of another regency's folder: this copy is read, so that
+    a misfiled one is recorded as misfiled, whichever of the two was loaded first."""
+    parts = holder.split("/")
+    return (config.sources.get(item.source) == "regency" and len(parts) > 2 and parts[0] == item.source
+            and parts[1] != item.area)
+
+
 def _misfiled(item: Landed, wrong: Misfiled, config: Config) -> UnreadableFile:
     right = config.regencies[wrong.regency]
     here = config.regencies[item.area]
@@ -246,11 +254,11 @@ def ingest(
                 received_at=dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
                 ingested_at=now,
             )
-            if sha in first_by_content and first_by_content[sha] != item.rel:
-                _duplicate(entry, first_by_content[sha])
+            holder = first_by_content.get(sha)
+            if holder is not None and holder != item.rel and not _elsewhere(holder, item, config):
+                _duplicate(entry, holder)
                 report.duplicates += 1
-                log.info("duplicate delivery %s (same content as %s)", mask_digits(item.rel),
-                         mask_digits(first_by_content[sha]))
+                log.info("duplicate delivery %s (same content as %s)", mask_digits(item.rel), mask_digits(holder))
             else:
                 try:
                     if item.problem:
