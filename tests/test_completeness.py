@@ -232,3 +232,34 @@ def test_the_same_bytes_in_two_folders_loaded_side_by_side_give_one_copy(tmp_pat
         assert statuses == [DUPLICATE, LOADED] and claims == 1, attempt
         bronze = (root / "warehouse/bronze/membership").as_posix()
         assert duckdb.sql(f"select count(*) from read_parquet('{bronze}/**/*.parquet')").fetchall() == [(30,)]
+
+
+def test_a_partial_resend_replaces_only_the_rows_it_names_and_an_addition_replaces_none(data_root):
+    """A village sends ten people (two with a bad birth date), then only the two corrected rows,
+    then three more people: ten people are proposed, once each; nothing is withdrawn."""
+    from rentan import lists
+    from rentan.ingest import ingest
+    from rentan.night import end_of_day
+    from rentan.standardise import standardise
+
+    village = data_root / "landing/submissions/lahat/tsp"
+    people = [(b.nik(1 + i, 6, 91, 400 + i), f"Warga Desa {chr(65 + i)}", f"{1 + i:02d}-06-1991") for i in range(13)]
+    first = [b.person(i + 1, n, name, "30-02-1991" if i < 2 else born) for i, (n, name, born) in enumerate(people[:10])]
+    b.village_list(village / "usulan.xlsx", first, JUNE(1))
+    b.village_list(village / "usulan_perbaikan.xlsx", [b.person(i + 1, n, name, born)
+                                                        for i, (n, name, born) in enumerate(people[:2])], JUNE(3))
+    b.village_list(village / "usulan_tambahan.xlsx", [b.person(i + 1, n, name, born)
+                                                       for i, (n, name, born) in enumerate(people[10:])], JUNE(5))
+    paths = data_paths(data_root)
+    ingest(paths, load_id="p")
+    standardise(paths, load_id="p", today=dt.date(2025, 6, 30))
+    with open_ledger(paths.ledger_url) as ledger:
+        now = lists.current(paths, ledger, end_of_day(dt.date(2025, 6, 30)), 0.5)
+        by_file = {lst.file.rsplit("/", 1)[1]: lst for lst in ledger.submission_lists()}
+    assert sorted(now.replaced["row_number"]) == [2, 3], "the two rows the corrections name, nothing else"
+    assert (by_file["usulan.xlsx"].superseded_by, by_file["usulan.xlsx"].rows_replaced) == (
+        "submissions/lahat/tsp/usulan_perbaikan.xlsx", 2)
+    assert by_file["usulan_perbaikan.xlsx"].superseded_by is None and by_file["usulan_tambahan.xlsx"].rows_replaced == 0
+    # a night before the corrections arrived saw the first list whole
+    with open_ledger(paths.ledger_url) as ledger:
+        assert lists.current(paths, ledger, end_of_day(dt.date(2025, 6, 2)), 0.5).replaced.empty

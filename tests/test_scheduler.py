@@ -7,6 +7,7 @@ temporary directory (``.ci/run`` installs them when missing)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -140,7 +141,7 @@ def _api(base: str, method: str, path: str, body: dict | None = None):
         return json.loads(r.read() or b"null")
 
 
-def _until(what, seconds: float, services: Services):
+def _until(what, seconds: float, services: Services, pause: float = 2):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
@@ -149,11 +150,14 @@ def _until(what, seconds: float, services: Services):
                 return got
         except OSError:
             pass  # not listening yet
-        time.sleep(2)
+        time.sleep(pause)
     pytest.fail(f"timed out waiting; service logs:\n{services.logs()}")
 
 
-def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
+@contextlib.contextmanager
+def _airflow(tmp_path: Path, db_url: str | None):
+    """Airflow's api-server, scheduler and dag-processor on loopback over a landing zone from
+    ``_landing``; yields (REST API base URL, data root, services, people to enrol)."""
     home, root = tmp_path / "airflow", tmp_path / "data"
     home.mkdir()
     to_enrol = _landing(root)
@@ -179,17 +183,32 @@ def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
         for command in (["api-server"], ["scheduler"], ["dag-processor"]):
             services.start(*command)
         _until(lambda: _api(base, "GET", "/dags/rentan_nightly"), 180, services)
-        # the run to check is triggered first: unpausing also schedules the latest interval
-        run_id = _api(base, "POST", "/dags/rentan_nightly/dagRuns",
-                      {"logical_date": None, "conf": {"snapshot_date": "2025-06-30"}})["dag_run_id"]
-        _api(base, "PATCH", "/dags/rentan_nightly", {"is_paused": False})
-        state = _until(lambda: (s := _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}")["state"])
-                       in ("success", "failed") and s, DEADLINE, services)
-        tis = _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}/taskInstances")["task_instances"]
-        assert state == "success", (sorted((t["task_id"], t["map_index"], t["state"]) for t in tis), services.logs())
-        assert {t["task_id"] for t in tis} >= {"load_submissions", "identity", "marts", "export"}
+        yield base, root, services, to_enrol
     finally:
         services.stop()
+
+
+def _trigger_and_wait(base: str, services: Services, while_running=lambda: None) -> tuple[str, list[dict]]:
+    # the run to check is triggered first: unpausing also schedules the latest interval
+    run_id = _api(base, "POST", "/dags/rentan_nightly/dagRuns",
+                  {"logical_date": None, "conf": {"snapshot_date": "2025-06-30"}})["dag_run_id"]
+    _api(base, "PATCH", "/dags/rentan_nightly", {"is_paused": False})
+
+    def finished():
+        while_running()
+        s = _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}")["state"]
+        return s in ("success", "failed") and s
+
+    state = _until(finished, DEADLINE, services, pause=0.3)
+    tis = _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}/taskInstances")["task_instances"]
+    return state, tis
+
+
+def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
+    with _airflow(tmp_path, db_url) as (base, root, services, to_enrol):
+        state, tis = _trigger_and_wait(base, services)
+        assert state == "success", (sorted((t["task_id"], t["map_index"], t["state"]) for t in tis), services.logs())
+        assert {t["task_id"] for t in tis} >= {"load_submissions", "identity", "marts", "export"}
     sent = pd.read_csv(root / "exports/bpjs/lahat/2025-06-30/daftar_pendaftaran_lahat_2025-06-30.csv", dtype=str,
                        encoding="utf-8-sig")
     assert set(sent["NIK"]) == to_enrol
@@ -202,3 +221,45 @@ def test_nightly_under_the_real_scheduler_on_sqlite(tmp_path):
 
 def test_nightly_under_the_real_scheduler_on_postgresql(tmp_path, postgres_url):
     _run_nightly(tmp_path, postgres_url)
+
+
+def test_a_membership_load_killed_by_a_signal_gives_no_package(tmp_path):
+    """Each try of Lahat's membership load is killed with SIGKILL mid-way (what the out-of-memory
+    killer or a hard timeout does: no Python exception, no cleanup). The load stays unfinished in
+    the ledger, so Lahat's branch gets no package and an alert saying so; the others get theirs."""
+    from sqlalchemy import create_engine, text
+
+    killed: set[int] = set()
+    host = socket.gethostname()
+
+    with _airflow(tmp_path, None) as (base, root, services, _):
+        ledger = create_engine(f"sqlite:///{root / 'ledger.sqlite'}")
+
+        def kill_membership_loads():
+            if not (root / "ledger.sqlite").exists():
+                return
+            with ledger.connect() as c:
+                rows = c.execute(text("select process from load_run where source = 'membership' and area = 'lahat' "
+                                      "and state = 'started'")).fetchall()
+            for (process,) in rows:
+                where, pid = process.rsplit(":", 1)
+                if where == host and int(pid) not in killed:
+                    killed.add(int(pid))
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+
+        state, tis = _trigger_and_wait(base, services, kill_membership_loads)
+        ledger.dispose()
+    # a task killed before it ended never reported its rendered name: its index says (lahat is the first branch)
+    states = {(t["task_id"], t["rendered_map_index"] or str(t["map_index"])): t["state"] for t in tis}
+    assert killed, "a membership load was caught running"
+    assert state == "failed", states
+    assert states[("load_membership", "0")] == "failed", states
+    assert states[("export", "lahat")] == "failed"
+    assert states[("export", "muara-enim")] == states[("export", "lampung-tengah")] == "success"
+    assert not (root / "exports/bpjs/lahat").exists()
+    alerts = [json.loads(line) for line in (root / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    said = [a["error"] for a in alerts if a["task_id"] == "export" and a["area"] == "lahat"]
+    assert said and "the membership load of lahat started but never finished" in said[0]

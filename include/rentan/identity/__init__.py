@@ -115,20 +115,21 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
 def _candidate_pairs(con: duckdb.DuckDBPyConnection) -> None:
     """Table ``pairs``: records sharing a birth date and the first name token or the NIK's region,
     in blocks of at most MAX_BLOCK (placeholder birth dates with common names are cut), whose NIKs
-    differ. No all-pairs comparison."""
+    differ, and one of which at least is a village's proposal: two BPJS TK cards under two NIKs are
+    two people to BPJS, namesakes born the same day included. No all-pairs comparison."""
     con.execute(f"""
         create table pairs as
         with keys as (
-            select pos, nik, birth_date as bd, 'n:' || split_part(name_norm, ' ', 1) as k
+            select pos, nik, source, birth_date as bd, 'n:' || split_part(name_norm, ' ', 1) as k
             from records where birth_date is not null and name_norm is not null
             union all
-            select pos, nik, birth_date, 'r:' || left(nik, 6) from records where birth_date is not null
+            select pos, nik, source, birth_date, 'r:' || left(nik, 6) from records where birth_date is not null
         ), sized as (
             select *, count(*) over (partition by bd, k) as n from keys
         ), blocked as (select * from sized where n between 2 and {MAX_BLOCK})
         select distinct i.pos as pos_i, j.pos as pos_j
         from blocked i join blocked j on i.bd = j.bd and i.k = j.k and i.pos < j.pos
-        where i.nik <> j.nik""")
+        where i.nik <> j.nik and (i.source = 'submission' or j.source = 'submission')""")
 
 
 def _scored_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -232,6 +233,8 @@ def _candidates(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, snapshot: 
                    coalesce(m.bpu_unknown, false) and p.person_key is null as bpu_payer_unknown,
                    k.funding_source is not null and k.keeper_funding is not null
                      and k.funding_source <> k.keeper_funding as other_budget,
+                   -- a kelurahan (serial starting with 1) has no village fund to pay from
+                   coalesce(substr(k.village_code, 10, 1) = '1', false) as kelurahan,
                    year(DATE '{snapshot.isoformat()}') - year(k.birth_date)
                      - case when month(k.birth_date) > {snapshot.month}
                                  or (month(k.birth_date) = {snapshot.month} and day(k.birth_date) > {snapshot.day})
@@ -245,12 +248,12 @@ def _candidates(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, snapshot: 
             select *,
                    case when is_dup then 'duplicate' when pu then 'already_covered' when bpu_other then 'already_covered'
                         when bpu_here then 'already_enrolled' when bpu_payer_unknown then 'needs_review'
-                        when coalesce(age >= {max_age}, false) then 'ineligible'
+                        when kelurahan then 'ineligible' when coalesce(age >= {max_age}, false) then 'ineligible'
                         when in_review then 'needs_review' else 'eligible' end as status,
                    case when is_dup and other_budget then 'double_funding_budget'
                         when is_dup then 'duplicate_' || dup_kind when pu then 'active_pu'
                         when bpu_other then 'double_funding' when bpu_here then 'bpu_paid_by_this_village'
-                        when bpu_payer_unknown then 'payer_unknown'
+                        when bpu_payer_unknown then 'payer_unknown' when kelurahan then 'not_a_desa'
                         when coalesce(age >= {max_age}, false) then 'age_limit'
                         when in_review then 'possible_same_person' end as reason
             from flagged

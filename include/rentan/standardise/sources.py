@@ -97,6 +97,13 @@ def submissions(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.D
     amb = [i for i in amb_rows if fv[i] in str(villages.at[i, "village_suggestions"]).split("; ")]
     villages.loc[amb, "village_code"] = fv[amb]
     villages.loc[amb, "village_match"] = "file"
+    # a typo near the file's own village is that village, even when another name is as near
+    # ("KOTA AAYA" in Kota Raya's list is Kota Raya, not Kota Jaya)
+    typo = ((villages["village_match"] == "fuzzy") & fv.notna() & villages["village_code"].ne(fv).fillna(False)).to_numpy()
+    if typo.any():
+        own = ctx.resolver.near_own(rows.loc[typo, "desa"], fv[typo])
+        villages.loc[own.index[own], "village_code"] = fv[own.index[own]]
+        villages.loc[own.index[own], "village_match"] = "file"
     still_amb = villages["village_match"] == "ambiguous"
     if still_amb.any():
         villages.loc[still_amb, "village_suggestions"] = villages.loc[still_amb, "village_suggestions"].map(

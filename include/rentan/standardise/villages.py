@@ -88,6 +88,14 @@ class VillageResolver:
             lambda s: "; ".join(s) if isinstance(s, list) and s else None).astype("string")
         return out
 
+    def near_own(self, typed: pd.Series, own: pd.Series) -> pd.Series:
+        """Whether each typed name is within the fuzzy cut-off of the village ``own`` names (a code)."""
+        name_key = self.ref.set_index("code")["vkey"]
+        a = place_key(typed).fillna("").to_numpy(dtype=object)
+        b = own.map(name_key).fillna("").to_numpy(dtype=object)
+        scores = process.cpdist(list(a), list(b), scorer=fuzz.ratio) if len(a) else []
+        return pd.Series(pd.array(scores) >= FUZZY_CUTOFF_IN_DISTRICT if len(a) else [], index=typed.index, dtype=bool)
+
     def describe(self, codes: list[str]) -> str:
         """'Tanjung Alam (Kec. Jarai); Tanjung Alam (Kec. Gumay Ulu)' for a list of codes."""
         ref = self.ref.set_index("code")
