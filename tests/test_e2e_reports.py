@@ -12,6 +12,7 @@ import pytest
 
 from rentan.settings import data_paths
 from tests.nightly import run_nightly
+from tests.packages import sheet_frame
 
 pytestmark = pytest.mark.e2e
 
@@ -65,9 +66,9 @@ def test_each_branch_gets_its_own_regencies_people_only(reports):
     for branch, niks in expect.items():
         folder = data_paths(reports).exports / "bpjs" / branch / SNAPSHOT
         manifest = json.loads((folder / "manifest.json").read_text())
-        assert set(manifest["files"]) == {f"daftar_pendaftaran_{branch}_{SNAPSHOT}.xlsx", f"daftar_pendaftaran_{branch}_{SNAPSHOT}.csv",
+        assert set(manifest["files"]) == {f"daftar_pendaftaran_{branch}_{SNAPSHOT}.xlsx",
                                           f"pengecualian_{branch}_{SNAPSHOT}.xlsx", f"rekonsiliasi_desa_{branch}_{SNAPSHOT}.xlsx"}
-        sent = pd.read_csv(folder / f"daftar_pendaftaran_{branch}_{SNAPSHOT}.csv", dtype=str, encoding="utf-8-sig")
+        sent = sheet_frame(folder / f"daftar_pendaftaran_{branch}_{SNAPSHOT}.xlsx")
         assert set(sent["NIK"]) == niks, branch
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from rentan.exports.xlsx import write_xlsx
+from tests.packages import sheet_frame
 
 pytestmark = pytest.mark.scheduler
 
@@ -177,8 +178,7 @@ def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
         assert {t["task_id"] for t in tis} >= {"load_submissions", "identity", "marts", "export"}
     finally:
         services.stop()
-    sent = pd.read_csv(root / "exports/bpjs/lahat/2025-06-30/daftar_pendaftaran_lahat_2025-06-30.csv", dtype=str,
-                       encoding="utf-8-sig")
+    sent = sheet_frame(root / "exports/bpjs/lahat/2025-06-30/daftar_pendaftaran_lahat_2025-06-30.xlsx")
     assert set(sent["NIK"]) == to_enrol
     assert (root / "warehouse" / "rentan.duckdb").exists()
 

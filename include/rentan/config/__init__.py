@@ -41,6 +41,8 @@ class Programme:
     # a member counts as paid up when the last month paid is at most this many months before the
     # snapshot's month: the month in progress is not due until it ends
     paid_up_grace_months: int = 1
+    # what villages write under SUMBER DANA (the submission template's dropdown offers these)
+    funding_sources: tuple[str, ...] = ("ADD",)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Regency:
     quota_steps: tuple[QuotaStep, ...]
     working_population: dict[int, int] = field(default_factory=dict)
     submission_deadline: dt.date | None = None
+    # who, at the regency, answers for the villages' submissions (named in the branch's package)
+    contact: str | None = None
 
     @property
     def province_code(self) -> str:
@@ -96,6 +100,9 @@ class Branch:
     slug: str
     name: str
     regencies: tuple[str, ...]
+    # this branch's own enrolment-list layout, (field, header) in column order; empty: the default
+    # of rentan/exports/layout.yaml
+    enrolment_list: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,16 @@ def _date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+def _columns(raw, where: str) -> list[tuple[str, str]]:
+    """A list of ``{field: ..., header: ...}`` as (field, header) pairs; the fields themselves are
+    checked where they are used (rentan.exports.layout)."""
+    if not raw:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(c, dict) and {"field", "header"} <= set(c) for c in raw):
+        raise ValueError(f"{where}: a list of {{field: ..., header: ...}} entries, one per column")
+    return [(str(c["field"]), str(c["header"])) for c in raw]
+
+
 def _parse(raw: dict) -> Config:
     prog = raw["programme"]
     programme = Programme(
@@ -129,9 +146,11 @@ def _parse(raw: dict) -> Config:
         jkm_death_benefit_idr=int(prog["jkm_death_benefit_idr"]),
         scholarship_max_idr=int(prog["scholarship_max_idr"]),
         paid_up_grace_months=int(prog.get("paid_up_grace_months", 1)),
+        funding_sources=tuple(str(f) for f in prog.get("funding_sources") or ["ADD"]),
     )
     branches = {
-        slug: Branch(slug=slug, name=b["name"], regencies=tuple(b["regencies"]))
+        slug: Branch(slug=slug, name=b["name"], regencies=tuple(b["regencies"]),
+                     enrolment_list=tuple(_columns(b.get("enrolment_list"), f"branches.{slug}.enrolment_list")))
         for slug, b in raw["branches"].items()
     }
     regencies = {}
@@ -152,6 +171,7 @@ def _parse(raw: dict) -> Config:
             ),
             working_population={int(k): int(v) for k, v in (r.get("working_population") or {}).items()},
             submission_deadline=_date(deadline) if deadline else None,
+            contact=r.get("contact") or None,
         )
     for b in branches.values():
         for slug in b.regencies:
