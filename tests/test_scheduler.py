@@ -141,11 +141,34 @@ def _until(what, seconds: float, services: Services):
     pytest.fail(f"timed out waiting; service logs:\n{services.logs()}")
 
 
+def _compose_healthchecks_pass(env: dict, ports: dict[int, int], services: Services) -> None:
+    """docker-compose.yaml's healthchecks, run against these services: its URLs (on our ports) answer
+    200, and its `airflow jobs check` commands find the live DAG processor and triggerer."""
+    import yaml
+
+    from airflow.utils.net import get_hostname
+
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())["services"]
+    for name in ("api-server", "scheduler"):
+        test = compose[name]["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "curl", "--fail"], name
+        url = test[3]
+        for inside, here in ports.items():
+            url = url.replace(f"localhost:{inside}", f"127.0.0.1:{here}")
+        _until(lambda u=url: urllib.request.urlopen(u, timeout=10).status == 200, 60, services)
+    for name in ("dag-processor", "triggerer"):
+        test = compose[name]["healthcheck"]["test"]
+        shell = test[1].replace("$$", "$").replace("airflow ", f"{sys.executable} -m airflow ", 1)
+        check = {**env, "HOSTNAME": get_hostname()}
+        _until(lambda s=shell: subprocess.run(["bash", "-c", s], env=check, capture_output=True).returncode == 0,
+               90, services)
+
+
 def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
     home, root = tmp_path / "airflow", tmp_path / "data"
     home.mkdir()
     to_enrol = _landing(root)
-    port = _port()
+    port, health_port = _port(), _port()
     env = {**os.environ, "AIRFLOW_HOME": str(home), "RENTAN_DATA": str(root), "RENTAN_RETRY_DELAY_SECONDS": "1",
            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -154,7 +177,10 @@ def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
            "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),
            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5", "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-           "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
+           "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+           # as in docker-compose.yaml, so its healthchecks can be run against these services
+           "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+           "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(health_port)}
     if db_url:
         # psycopg 3 serves Airflow's async sessions too: no second driver (asyncpg) needed
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = db_url
@@ -164,7 +190,7 @@ def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
     services = Services(home, env)
     base = f"http://127.0.0.1:{port}/api/v2"
     try:
-        for command in (["api-server"], ["scheduler"], ["dag-processor"]):
+        for command in (["api-server"], ["scheduler"], ["dag-processor"], ["triggerer"]):
             services.start(*command)
         _until(lambda: _api(base, "GET", "/dags/rentan_nightly"), 180, services)
         # the run to check is triggered first: unpausing also schedules the latest interval
@@ -176,6 +202,7 @@ def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
         tis = _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}/taskInstances")["task_instances"]
         assert state == "success", (sorted((t["task_id"], t["map_index"], t["state"]) for t in tis), services.logs())
         assert {t["task_id"] for t in tis} >= {"load_submissions", "identity", "marts", "export"}
+        _compose_healthchecks_pass(env, {8080: port, 8974: health_port}, services)
     finally:
         services.stop()
     sent = sheet_frame(root / "exports/bpjs/lahat/2025-06-30/daftar_pendaftaran_lahat_2025-06-30.xlsx")
