@@ -46,6 +46,7 @@ def test_marts_reproduce_the_reported_coverage(reports):
     assert got["lahat"] == 21.43 and got["lampung-barat"] == 24.41
     assert counts["lahat"] == (239_799, 51_398) and counts["lampung-barat"] == (92_913, 22_680)
     assert got["pali"] is None, "no published working population for PALI: no coverage invented"
+    assert counts["pali"] == (None, 4_390), "PALI's village officials, BPD members and staff already active"
 
 
 def test_marts_list_palis_missing_villages(reports):

@@ -127,3 +127,14 @@ def test_a_filled_in_form_goes_through_the_night_as_it_is(dagbag, data_root, tmp
     assert set(listed) == to_enrol | {p[0] for p in PEOPLE}
     for nik, _, _, _, job, phone in PEOPLE:
         assert (listed[nik]["PEKERJAAN"], listed[nik]["NO HP"]) == (job.upper(), phone.replace("-", ""))
+
+
+def test_the_command_line_writes_the_forms(tmp_path, capsys):
+    from rentan.cli import main
+
+    assert main(["template", "--regency", "pali", "--out", str(tmp_path)]) == 0
+    written = tmp_path / "templat_usulan_pali.xlsx"
+    assert capsys.readouterr().out.split() == [str(written)]
+    assert openpyxl.load_workbook(written).sheetnames[0] == SHEET
+    assert main(["template", "--regency", "nowhere", "--out", str(tmp_path)]) == 2
+    assert "unknown regency ['nowhere']" in capsys.readouterr().err

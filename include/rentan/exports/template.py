@@ -20,11 +20,12 @@ import os
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import xlsxwriter
 
 from rentan import reference
 from rentan.config import Config, Regency
-from rentan.exports.xlsx import LINE_HEIGHT_PT, WORKBOOK_OPTIONS, formats, set_up_page
+from rentan.exports.xlsx import LINE_HEIGHT_PT, WORKBOOK_OPTIONS, formats, set_up_page, wrapped_lines
 from rentan.standardise.bronze import fields_of
 
 SHEET = "Usulan"
@@ -33,6 +34,7 @@ LISTS_SHEET = "Daftar"
 TITLE = "USULAN PEKERJA RENTAN PESERTA BPJS KETENAGAKERJAAN (JKK DAN JKM) DENGAN IURAN DARI DESA"
 # rows of the form that carry the dropdowns and formats; a village has at most a few hundred proposals
 FORM_ROWS = 1000
+HELP_WIDTH = 100
 TEXT_FIELDS = {"nik", "rt_rw", "no_hp", "nama", "tempat_lahir", "pekerjaan", "alamat", "desa", "kecamatan",
                "sumber_dana", "jenis_kelamin"}
 WIDTHS = {"no": 5, "nik": 19, "nama": 28, "tempat_lahir": 14, "tanggal_lahir": 12, "jenis_kelamin": 9,
@@ -141,11 +143,12 @@ def write_template(path: str | os.PathLike, regency: Regency, config: Config, *,
         ws.freeze_panes(header_row + 1, 0)
         set_up_page(ws, header_row, f"{TITLE} - {regency.name}")
 
-        help_ws.set_column(0, 0, 120, fmt["wrap"])
-        for r, line in enumerate(_help(regency, config)):
+        help_ws.set_column(0, 0, HELP_WIDTH, fmt["wrap"])
+        lines = _help(regency, config)
+        heights = wrapped_lines(pd.Series(lines), HELP_WIDTH)
+        for r, line in enumerate(lines):
             help_ws.write_string(r, 0, line, fmt["title"] if r == 0 else fmt["wrap"])
-            if r:
-                help_ws.set_row(r, LINE_HEIGHT_PT * 2)
+            help_ws.set_row(r, LINE_HEIGHT_PT * float(heights[r]))
         set_up_page(help_ws, None, f"Petunjuk - {regency.name}")
         wb.close()
         os.replace(tmp, path)
