@@ -314,3 +314,38 @@ def test_libreoffice_prints_a_fix_list_one_page_wide_with_its_header_on_every_pa
                 # the row's own problem, far to the right, prints on the same line as its file
                 assert re.search(r"(tanggal|NIK|angka)", line[line.index("USULAN"):], re.I), f"page {i + 1}: {line}"
     assert rows == 30, "every row to fix printed once"
+
+
+def test_every_field_a_layout_can_name_has_its_values():
+    """A branch may name any field of layout.yaml: each one must come out as a column."""
+    import dataclasses
+
+    import pandas as pd
+
+    from rentan.exports.bpjs import _enrolment_list
+    from rentan.exports.layout import field_meanings
+
+    config = load_config()
+    fields = list(field_meanings())
+    branch = dataclasses.replace(config.branches["lahat"], enrolment_list=tuple((f, f.upper()) for f in fields))
+    columns = enrolment_columns(branch, config)
+    assert [c.field for c in columns] == fields
+    people = pd.DataFrame({"status": ["eligible"], "over_quota": [False], "nik": ["1604011708750001"], "name": ["Budi"],
+                           "birth_date": [dt.date(1975, 8, 17)], "phone": ["81234567890"], "regency": ["lahat"],
+                           "source_file": ["submissions/lahat/x/usulan.xlsx"], "row_number": [7]})
+    frame = _enrolment_list(people, config, columns)
+    assert list(frame.columns) == [f.upper() for f in fields] and len(frame) == 1
+    row = frame.iloc[0]
+    assert (row["NIK"], row["NO_HP"], row["KABUPATEN"], row["BERKAS"], row["BARIS"]) == (
+        "1604011708750001", "081234567890", "Kabupaten Lahat", "usulan.xlsx", 7)
+
+
+def test_phone_numbers_as_a_branch_dials_them():
+    import pandas as pd
+
+    from rentan.exports.bpjs import phone_display
+
+    given = pd.Series(["81234567890", "+6281234567890", "6281234567890", "081234567890", "0711123456", None, "12"],
+                      dtype="string")
+    assert phone_display(given).tolist() == ["081234567890", "081234567890", "081234567890", "081234567890",
+                                             "0711123456", pd.NA, "12"]

@@ -37,7 +37,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from rentan.config import Branch, Config, load_config
+from rentan.config import Config, load_config
 from rentan.exports.layout import Column, enrolment_columns
 from rentan.exports.notes import NOTES_SHEET, NOTES_WIDTHS, PackageNotes, notes_frame
 from rentan.exports.xlsx import write_xlsx
