@@ -42,7 +42,7 @@ class PackageNotes:
     branch: Branch
     config: Config
     snapshot: dt.date
-    load_id: str
+    load_id: str  # not printed: the same night's package is the same bytes whichever run wrote it
     rules_version: str
     cutoff: dt.datetime | None = None
     rows: dict[str, int] = field(default_factory=dict)   # data sheet -> rows in it
@@ -89,7 +89,6 @@ def notes_frame(sheet: str, frame: pd.DataFrame, notes: PackageNotes) -> pd.Data
         ("Kabupaten", ", ".join(cfg.regencies[r].name for r in b.regencies)),
         ("Data per", f"{notes.snapshot:%d-%m-%Y}: berkas yang diterima"
                      + (f" sampai {cutoff:%d-%m-%Y %H:%M} WIB" if cutoff else " sampai akhir hari itu (WIB)")),
-        ("Proses malam", notes.load_id),
         ("Versi aturan", f"aturan validasi {notes.rules_version}, rentan {rentan.__version__}"),
         ("Jumlah baris", f"{len(frame):,}".replace(",", ".") + f" baris di lembar {sheet}."),
         ("Isi paket", _contents(notes)),
