@@ -1,4 +1,4 @@
-"""Spreadsheets and csv text written for people: village operators, BPJS TK branch staff.
+"""Spreadsheets written for people: village operators, BPJS TK branch staff.
 
 Three rules hold for everything written here:
 
