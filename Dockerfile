@@ -1,4 +1,5 @@
-# rentan on the official Airflow 3 image: the same pinned lock as local installs.
+# rentan on the official Airflow 3 image: the runtime lock only (requirements.lock), the same pins as
+# local installs; the tests' tools (requirements-dev.lock) stay out of the image.
 FROM apache/airflow:3.3.2-python3.11
 
 COPY --chown=airflow:0 requirements.lock pyproject.toml README.md /opt/rentan/

@@ -20,11 +20,12 @@ SCALE ?= 1
 
 install: $(VENV)/.installed
 
-# uv installs the hashed lock in seconds; pip alone would take minutes for Airflow's tree
-$(VENV)/.installed: requirements.lock pyproject.toml
+# uv installs the hashed locks in seconds; pip alone would take minutes for Airflow's tree.
+# requirements.lock is what runs (the image installs it alone); requirements-dev.lock adds the tests' tools.
+$(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install -q -p $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install -q -p $(BIN)/python --require-hashes -r requirements.lock -r requirements-dev.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
 	@touch $@
 
@@ -58,11 +59,13 @@ IDENTITY_SIZES ?= 1000000 5000000
 # files in the warehouse a task checks out from object storage (one per village: national scale)
 STORAGE_FILES ?= 84000
 
-# Re-resolve the lock after changing requirements.in
+# Re-resolve both locks after changing requirements.in or requirements-dev.in (versions already
+# locked are kept unless a change needs others; the dev lock is resolved within the runtime lock)
+LOCK_ARGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes -q
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q "uv==$(UV_VERSION)"; }
-	$(BIN)/uv pip compile requirements.in --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-	  --generate-hashes -q -o requirements.lock
+	$(BIN)/uv pip compile requirements.in $(LOCK_ARGS) -o requirements.lock
+	$(BIN)/uv pip compile requirements-dev.in $(LOCK_ARGS) -o requirements-dev.lock
 
 clean-data:
 	rm -rf $(RENTAN_DATA)

@@ -9,7 +9,6 @@ import multiprocessing
 import shutil
 
 import duckdb
-import openpyxl
 import pendulum
 import pytest
 
@@ -17,6 +16,7 @@ from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Content, open_le
 from rentan.settings import data_paths
 from tests import builders as b
 from tests.nightly import run_nightly
+from tests.packages import sheet_frame
 
 pytestmark = pytest.mark.e2e
 
@@ -43,9 +43,7 @@ def _mart(root, mart: str, night: dt.date, where: str = "true") -> list[dict]:
 
 def _sheet(path) -> list[dict]:
     """The rows of a package's workbook under its header row, as a branch officer reads them."""
-    rows = [[c.value for c in r] for r in openpyxl.load_workbook(path).active.iter_rows()]
-    at = next(i for i, r in enumerate(rows) if "NIK" in r)
-    return [dict(zip(rows[at], r)) for r in rows[at + 1:] if any(v is not None for v in r)]
+    return sheet_frame(path).to_dict("records")
 
 
 def _package(root, branch: str, night: dt.date, stem: str) -> list[dict]:

@@ -12,6 +12,7 @@ import pytest
 
 from rentan.settings import data_paths
 from tests.nightly import run_nightly
+from tests.packages import sheet_frame
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +46,7 @@ def test_marts_reproduce_the_reported_coverage(reports):
     assert got["lahat"] == 21.43 and got["lampung-barat"] == 24.41
     assert counts["lahat"] == (239_799, 51_398) and counts["lampung-barat"] == (92_913, 22_680)
     assert got["pali"] is None, "no published working population for PALI: no coverage invented"
+    assert counts["pali"] == (None, 4_390), "PALI's village officials, BPD members and staff already active"
 
 
 def test_marts_list_palis_missing_villages(reports):
@@ -65,9 +67,9 @@ def test_each_branch_gets_its_own_regencies_people_only(reports):
     for branch, niks in expect.items():
         folder = data_paths(reports).exports / "bpjs" / branch / SNAPSHOT
         manifest = json.loads((folder / "manifest.json").read_text())
-        assert set(manifest["files"]) == {f"daftar_pendaftaran_{branch}_{SNAPSHOT}.xlsx", f"daftar_pendaftaran_{branch}_{SNAPSHOT}.csv",
+        assert set(manifest["files"]) == {f"daftar_pendaftaran_{branch}_{SNAPSHOT}.xlsx",
                                           f"pengecualian_{branch}_{SNAPSHOT}.xlsx", f"rekonsiliasi_desa_{branch}_{SNAPSHOT}.xlsx"}
-        sent = pd.read_csv(folder / f"daftar_pendaftaran_{branch}_{SNAPSHOT}.csv", dtype=str, encoding="utf-8-sig")
+        sent = sheet_frame(folder / f"daftar_pendaftaran_{branch}_{SNAPSHOT}.xlsx")
         assert set(sent["NIK"]) == niks, branch
 
 

@@ -95,8 +95,12 @@ def _desa(root: Path) -> Path:
     return data_paths(root).exports / "desa"
 
 
+NAMED = {KEMBANG_AYUN: "kembang-ayun", KUBU_PERAHU: "kubu-perahu"}
+
+
 def _list_of(root: Path, slug: str, code: str) -> Path:
-    return _desa(root) / slug / code / f"daftar_perbaikan_{code}.xlsx"
+    """A village's list is named by its name and code."""
+    return _desa(root) / slug / code / f"daftar_perbaikan_{NAMED[code]}_{code}.xlsx"
 
 
 def _table(path: Path, sheet: str = "Daftar Perbaikan"):
@@ -128,7 +132,8 @@ def test_one_list_per_village_where_the_spec_puts_it(quarantine):
         _desa(quarantine) / "lahat" / "tanpa-kode-desa" / "daftar_perbaikan_usulan_desa_baru.xlsx",
     }
     assert set(written) == expected
-    assert set(_desa(quarantine).rglob("*.xlsx")) == expected
+    templates = {_desa(quarantine) / slug / f"templat_usulan_{slug}.xlsx" for slug in ("lahat", "lampung-barat", "pali")}
+    assert set(_desa(quarantine).rglob("*.xlsx")) == expected | templates
     # a village with nothing in quarantine gets nothing, and no scratch is left behind
     assert not (_desa(quarantine) / "lahat" / GUNUNG_MERAKSA).exists()
     assert not any(p.is_file() for p in (data_paths(quarantine).work / "exports").rglob("*"))
@@ -209,7 +214,7 @@ def test_lists_of_fixed_villages_are_removed_on_the_next_run(quarantine):
     _write_quarantine(quarantine, "lahat", _lahat_unknown_rows())
     written = write_fix_lists(paths, snapshot=SNAPSHOT)
     assert not (_desa(quarantine) / "lahat" / KEMBANG_AYUN).exists()
-    assert set(_desa(quarantine).rglob("*.xlsx")) == set(written) == {
+    assert set(_desa(quarantine).rglob("daftar_perbaikan_*.xlsx")) == set(written) == {
         _list_of(quarantine, "lampung-barat", KUBU_PERAHU),
         _desa(quarantine) / "lahat" / "tanpa-kode-desa" / "daftar_perbaikan_usulan_desa_baru.xlsx",
     }
@@ -218,12 +223,15 @@ def test_lists_of_fixed_villages_are_removed_on_the_next_run(quarantine):
     for f in paths.layer("quarantine", "submissions").rglob("*.parquet"):
         f.unlink()
     assert write_fix_lists(paths, snapshot=SNAPSHOT) == []
-    assert not list(_desa(quarantine).rglob("*.xlsx"))
+    assert not list(_desa(quarantine).rglob("daftar_perbaikan_*.xlsx"))
+    # what stays is each regency's blank form
+    assert sorted(p.relative_to(_desa(quarantine)).as_posix() for p in _desa(quarantine).rglob("*.xlsx")) == [
+        f"{slug}/templat_usulan_{slug}.xlsx" for slug in ("lahat", "lampung-barat", "pali")]
 
 
 def test_no_quarantine_folder_gives_no_lists(data_root):
     assert write_fix_lists(data_paths(data_root), snapshot=SNAPSHOT) == []
-    assert not list(_desa(data_root).rglob("*.xlsx"))
+    assert not list(_desa(data_root).rglob("daftar_perbaikan_*.xlsx"))
 
 
 def test_same_quarantine_gives_identical_bytes_whatever_the_row_order(quarantine):
@@ -251,7 +259,7 @@ def test_no_personal_data_in_file_names(quarantine):
         rel = str(path.relative_to(_desa(quarantine)))
         assert not any(p and p in rel for p in personal)
         assert re.fullmatch(r"(lahat|lampung-barat)/(\d\d\.\d\d\.\d\d\.\d{4}|tanpa-kode-desa)/"
-                            r"daftar_perbaikan_(\d\d\.\d\d\.\d\d\.\d{4}|usulan_desa_baru)\.xlsx", rel), rel
+                            r"daftar_perbaikan_([a-z-]+_\d\d\.\d\d\.\d\d\.\d{4}|usulan_desa_baru)\.xlsx", rel), rel
 
 
 # --- the xlsx writer -------------------------------------------------------------------------------

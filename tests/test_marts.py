@@ -24,6 +24,7 @@ from rentan.marts import AuditFailed, load
 from rentan.settings import data_paths
 from rentan.standardise import standardise
 from tests.test_identity import AWAY, DELIVERED, HOME, N_BPU_HERE, SNAPSHOT, deliver_later_extract, night, nik  # noqa: F401 - night is a fixture
+from tests.packages import sheet_frame
 from tests.test_standardise import HEADER, write_xlsx
 
 HOME_CODE = HOME["code"]
@@ -237,7 +238,7 @@ def test_a_nights_marts_read_that_nights_persons_after_another_night_ran(full_ni
     load(paths, load_id="n3", snapshot=SNAPSHOT)
     assert statuses(f"{full_night}/warehouse/marts/fact_enrolment/snapshot_date={SNAPSHOT}/*.parquet") == tonight
     export(paths, load_id="n3", snapshot=SNAPSHOT)
-    listed = pd.read_csv(next((paths.exports / "bpjs" / "lahat" / str(SNAPSHOT)).glob("daftar_pendaftaran_*.csv")), dtype=str)
+    listed = sheet_frame(next((paths.exports / "bpjs" / "lahat" / str(SNAPSHOT)).glob("daftar_pendaftaran_*.xlsx")))
     assert len(listed) == dict(tonight)["eligible"]
 
 
@@ -258,14 +259,13 @@ def test_branch_exports_cells_and_injection_guard(full_night):
     header_at = next(i for i, r in enumerate(rows) if r[0].value == "NO")
     header = [c.value for c in rows[header_at]]
     body = rows[header_at + 1:]
-    nik_col, addr_col, fee_col = header.index("NIK"), header.index("ALAMAT"), header.index("IURAN PER BULAN")
+    nik_col, addr_col, fee_col = header.index("NIK"), header.index("ALAMAT"), header.index("IURAN PER BULAN (RP)")
     assert all(r[nik_col].data_type == "s" and len(r[nik_col].value) == 16 for r in body), "NIK is text, all 16 digits"
     assert all(r[fee_col].value == 16_800 for r in body)
     addresses = [r[addr_col].value for r in body if r[addr_col].value]
     assert addresses == ["'" + INJECTED_ADDRESS], "the formula is shown as text, not run"
     assert not any(c.data_type == "f" for r in body for c in r), "no formula cell anywhere"
-    csv = (folder / f"daftar_pendaftaran_lahat_{SNAPSHOT}.csv").read_text(encoding="utf-8-sig")
-    assert "'" + INJECTED_ADDRESS.replace('"', '""') in csv
+    assert not list(folder.glob("*.csv")), "no csv: opened in a spreadsheet, its NIKs would lose digits"
 
     exc = openpyxl.load_workbook(folder / f"pengecualian_lahat_{SNAPSHOT}.xlsx").active
     values = [[c.value for c in r] for r in exc.iter_rows()]
@@ -276,7 +276,7 @@ def test_branch_exports_cells_and_injection_guard(full_night):
     # the other branches serve other regencies: none of this night's people reach them
     for other in ("muara-enim", "lampung-tengah"):
         out = paths.exports / "bpjs" / other / SNAPSHOT.isoformat()
-        assert json.loads((out / "manifest.json").read_text())["files"][f"daftar_pendaftaran_{other}_{SNAPSHOT}.csv"]["rows"] == 0
+        assert json.loads((out / "manifest.json").read_text())["files"][f"daftar_pendaftaran_{other}_{SNAPSHOT}.xlsx"]["rows"] == 0
 
 
 def test_dictionary_suites_and_marts_agree(full_night):

@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 from rentan.exports.xlsx import write_xlsx
+from tests.packages import sheet_frame
 
 pytestmark = pytest.mark.scheduler
 
@@ -154,14 +155,38 @@ def _until(what, seconds: float, services: Services, pause: float = 2):
     pytest.fail(f"timed out waiting; service logs:\n{services.logs()}")
 
 
+def _compose_healthchecks_pass(env: dict, ports: dict[int, int], services: Services) -> None:
+    """docker-compose.yaml's healthchecks, run against these services: its URLs (on our ports) answer
+    200, and its `airflow jobs check` commands find the live DAG processor and triggerer."""
+    import yaml
+
+    from airflow.utils.net import get_hostname
+
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())["services"]
+    for name in ("api-server", "scheduler"):
+        test = compose[name]["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "curl", "--fail"], name
+        url = test[3]
+        for inside, here in ports.items():
+            url = url.replace(f"localhost:{inside}", f"127.0.0.1:{here}")
+        _until(lambda u=url: urllib.request.urlopen(u, timeout=10).status == 200, 60, services)
+    for name in ("dag-processor", "triggerer"):
+        test = compose[name]["healthcheck"]["test"]
+        shell = test[1].replace("$$", "$").replace("airflow ", f"{sys.executable} -m airflow ", 1)
+        check = {**env, "HOSTNAME": get_hostname()}
+        _until(lambda s=shell: subprocess.run(["bash", "-c", s], env=check, capture_output=True).returncode == 0,
+               90, services)
+
+
 @contextlib.contextmanager
 def _airflow(tmp_path: Path, db_url: str | None):
     """Airflow's api-server, scheduler and dag-processor on loopback over a landing zone from
-    ``_landing``; yields (REST API base URL, data root, services, people to enrol)."""
+    ``_landing``; yields (REST API base URL, data root, services, people to enrol, the environment,
+    the ports as docker-compose.yaml names them -> ours)."""
     home, root = tmp_path / "airflow", tmp_path / "data"
     home.mkdir()
     to_enrol = _landing(root)
-    port = _port()
+    port, health_port = _port(), _port()
     env = {**os.environ, "AIRFLOW_HOME": str(home), "RENTAN_DATA": str(root), "RENTAN_RETRY_DELAY_SECONDS": "1",
            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -170,7 +195,10 @@ def _airflow(tmp_path: Path, db_url: str | None):
            "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),
            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5", "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-           "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
+           "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+           # as in docker-compose.yaml, so its healthchecks can be run against these services
+           "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+           "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(health_port)}
     if db_url:
         # psycopg 3 serves Airflow's async sessions too: no second driver (asyncpg) needed
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = db_url
@@ -180,10 +208,10 @@ def _airflow(tmp_path: Path, db_url: str | None):
     services = Services(home, env)
     base = f"http://127.0.0.1:{port}/api/v2"
     try:
-        for command in (["api-server"], ["scheduler"], ["dag-processor"]):
+        for command in (["api-server"], ["scheduler"], ["dag-processor"], ["triggerer"]):
             services.start(*command)
         _until(lambda: _api(base, "GET", "/dags/rentan_nightly"), 180, services)
-        yield base, root, services, to_enrol
+        yield base, root, services, to_enrol, env, {8080: port, 8974: health_port}
     finally:
         services.stop()
 
@@ -205,12 +233,12 @@ def _trigger_and_wait(base: str, services: Services, while_running=lambda: None)
 
 
 def _run_nightly(tmp_path: Path, db_url: str | None) -> None:
-    with _airflow(tmp_path, db_url) as (base, root, services, to_enrol):
+    with _airflow(tmp_path, db_url) as (base, root, services, to_enrol, env, ports):
         state, tis = _trigger_and_wait(base, services)
         assert state == "success", (sorted((t["task_id"], t["map_index"], t["state"]) for t in tis), services.logs())
         assert {t["task_id"] for t in tis} >= {"load_submissions", "identity", "marts", "export"}
-    sent = pd.read_csv(root / "exports/bpjs/lahat/2025-06-30/daftar_pendaftaran_lahat_2025-06-30.csv", dtype=str,
-                       encoding="utf-8-sig")
+        _compose_healthchecks_pass(env, ports, services)
+    sent = sheet_frame(root / "exports/bpjs/lahat/2025-06-30/daftar_pendaftaran_lahat_2025-06-30.xlsx")
     assert set(sent["NIK"]) == to_enrol
     assert (root / "warehouse" / "rentan.duckdb").exists()
 
@@ -232,7 +260,7 @@ def test_a_membership_load_killed_by_a_signal_gives_no_package(tmp_path):
     killed: set[int] = set()
     host = socket.gethostname()
 
-    with _airflow(tmp_path, None) as (base, root, services, _):
+    with _airflow(tmp_path, None) as (base, root, services, *_):
         ledger = create_engine(f"sqlite:///{root / 'ledger.sqlite'}")
 
         def kill_membership_loads():

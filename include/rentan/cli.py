@@ -132,6 +132,24 @@ def _views(args) -> int:
     return 0
 
 
+def _template(args) -> int:
+    from pathlib import Path
+
+    from rentan.config import load_config
+    from rentan.exports.template import template_name, write_template
+
+    config = load_config()
+    unknown = sorted(set(args.regency or []) - set(config.regencies))
+    if unknown:
+        raise ValueError(f"unknown regency {unknown}; configured: {sorted(config.regencies)}")
+    out = Path(args.out)
+    for slug in args.regency or list(config.regencies):
+        regency = config.regencies[slug]
+        print(write_template(out / template_name(regency), regency, config,
+                             created=dt.datetime.combine(_snapshot(args), dt.time())))
+    return 0
+
+
 def _summary(args) -> int:
     from rentan.report import summary
 
@@ -195,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("views", help="rewrite warehouse/rentan.duckdb for the data root as this machine sees it")
     p.set_defaults(func=_views)
+
+    p = sub.add_parser("template", help="write each regency's blank submission form (xlsx) for its villages")
+    p.add_argument("--regency", action="append", help="only this regency slug (repeatable)")
+    p.add_argument("--out", default=".", help="folder to write into (default: here)")
+    p.add_argument("--snapshot", help="the date the file is stamped with, YYYY-MM-DD (default: today)")
+    p.set_defaults(func=_template)
 
     p = sub.add_parser("summary", help="print what was received and loaded")
     p.set_defaults(func=_summary)

@@ -45,6 +45,8 @@ class Programme:
     branch_extracts: dict[str, int] = field(default_factory=dict)
     # a later village list repeating this share of the people still proposed replaces them whole
     revision_share: float = 0.5
+    # what villages write under SUMBER DANA (the submission template's dropdown offers these)
+    funding_sources: tuple[str, ...] = ("ADD",)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Regency:
     quota_steps: tuple[QuotaStep, ...]
     working_population: dict[int, int] = field(default_factory=dict)
     submission_deadline: dt.date | None = None
+    # who, at the regency, answers for the villages' submissions (named in the branch's package)
+    contact: str | None = None
 
     @property
     def province_code(self) -> str:
@@ -102,6 +106,9 @@ class Branch:
     regencies: tuple[str, ...]
     # the extracts a night needs from this branch: source -> maximum age in days
     extracts: dict[str, int] = field(default_factory=dict)
+    # this branch's own enrolment-list layout, (field, header) in column order; empty: the default
+    # of rentan/exports/layout.yaml
+    enrolment_list: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,16 @@ def _extracts(raw: dict) -> dict[str, int]:
     return out
 
 
+def _columns(raw, where: str) -> list[tuple[str, str]]:
+    """A list of ``{field: ..., header: ...}`` as (field, header) pairs; the fields themselves are
+    checked where they are used (rentan.exports.layout)."""
+    if not raw:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(c, dict) and {"field", "header"} <= set(c) for c in raw):
+        raise ValueError(f"{where}: a list of {{field: ..., header: ...}} entries, one per column")
+    return [(str(c["field"]), str(c["header"])) for c in raw]
+
+
 def _parse(raw: dict) -> Config:
     prog = raw["programme"]
     programme = Programme(
@@ -149,10 +166,12 @@ def _parse(raw: dict) -> Config:
         paid_up_grace_months=int(prog.get("paid_up_grace_months", 1)),
         branch_extracts=_extracts(prog.get("branch_extracts") or {}),
         revision_share=float(prog.get("revision_share", 0.5)),
+        funding_sources=tuple(str(f) for f in prog.get("funding_sources") or ["ADD"]),
     )
     branches = {
         slug: Branch(slug=slug, name=b["name"], regencies=tuple(b["regencies"]),
-                     extracts=_extracts({**(prog.get("branch_extracts") or {}), **(b.get("extracts") or {})}))
+                     extracts=_extracts({**(prog.get("branch_extracts") or {}), **(b.get("extracts") or {})}),
+                     enrolment_list=tuple(_columns(b.get("enrolment_list"), f"branches.{slug}.enrolment_list")))
         for slug, b in raw["branches"].items()
     }
     regencies = {}
@@ -173,6 +192,7 @@ def _parse(raw: dict) -> Config:
             ),
             working_population={int(k): int(v) for k, v in (r.get("working_population") or {}).items()},
             submission_deadline=_date(deadline) if deadline else None,
+            contact=r.get("contact") or None,
         )
     for b in branches.values():
         for slug in b.regencies:

@@ -1,16 +1,22 @@
 """The reconciled package each BPJS TK branch receives, one folder per branch and snapshot:
 ``exports/bpjs/<branch>/<snapshot_date>/``.
 
-- ``daftar_pendaftaran_<branch>_<date>.xlsx`` and ``.csv``: the people to enrol (eligible, within
-  their village's quota), with what a branch needs to register them: NIK, name, birth place and
-  date, sex, address, village, programmes JKK and JKM, the reported income basis and the monthly
-  contribution, from configuration;
+- ``daftar_pendaftaran_<branch>_<date>.xlsx``: the people to enrol (eligible, within their
+  village's quota), with what a branch needs to register them: NIK, name, birth place and date,
+  sex, occupation, address, phone, village, programmes JKK and JKM, the reported income basis and
+  the monthly contribution, from configuration; its columns, their order and headers are the
+  layout of ``layout.yaml`` or the branch's own;
 - ``pengecualian_<branch>_<date>.xlsx``: every proposal not on that list, with its reason in
-  Bahasa Indonesia and English: duplicates (naming the village that keeps the person), already
-  covered, ineligible, awaiting review, over quota, and rows turned back at validation;
+  Bahasa Indonesia (the code beside it, English last): duplicates (naming the village that keeps
+  the person), already covered, ineligible, awaiting review, over quota, and rows turned back at
+  validation, with the NIK as the village typed it;
 - ``rekonsiliasi_desa_<branch>_<date>.xlsx``: per village, proposed, eligible, enrolled, active,
   budgeted, paid and gap, read from the published marts;
 - ``manifest.json``: each file's rows and SHA-256.
+
+Each workbook has a Keterangan sheet (night, rules, counts, contacts, what each column means) and
+prints on pages one wide with the header repeated. There is no csv: opened by double-click in a
+spreadsheet, a csv's NIKs become numbers and lose their last digit (see the README).
 
 A branch gets only the people of the regencies it serves (its ``regencies`` in configuration). The
 folder is written beside its final place and renamed into it, so a branch never picks up half a
@@ -35,8 +41,11 @@ from rentan.config import Config, load_config
 from rentan import lists as village_lists
 from rentan.completeness import IncompleteNight
 from rentan.exports import withdrawn
-from rentan.exports.xlsx import neutralise, write_xlsx
+from rentan.exports.layout import Column, enrolment_columns
+from rentan.exports.notes import NOTES_SHEET, NOTES_WIDTHS, PackageNotes, notes_frame
+from rentan.exports.xlsx import write_xlsx
 from rentan.fsutil import replace_dir
+from rentan.standardise import rules_version
 from rentan.standardise.reasons import REASONS
 from rentan.ingest.ledger import open_ledger
 from rentan.settings import DataPaths, data_paths, snapshot_cutoff
@@ -54,13 +63,15 @@ def _people(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[st
         return pd.DataFrame()
     return con.sql(f"""
         select c.area as regency, c.record_id, c.person_key, c.status, c.reason, c.over_quota, c.duplicate_of_village,
-               c.quota_rank, s.nik, s.name, s.birth_place, s.birth_date, s.sex, s.address, s.rt_rw,
-               c.village_code, v.name as village_name, v.district_name, c.funding_source,
+               k.name as duplicate_of_village_name,
+               c.quota_rank, s.nik, s.name, s.birth_place, s.birth_date, s.sex, s.occupation, s.address, s.rt_rw,
+               s.phone, c.village_code, v.name as village_name, v.district_name, c.funding_source,
                c.source_file, c.row_number
         from read_parquet('{cand}', hive_partitioning = true) c
         join read_parquet('{subs}', hive_partitioning = true, union_by_name = true) s
           on c.record_id = 'usulan:' || left(s.file_sha256, 16) || ':' || s.row_number
         left join ref_villages v on v.code = c.village_code
+        left join ref_villages k on k.code = c.duplicate_of_village
         where c.area in (select unnest($regencies))
         order by c.village_code, c.quota_rank nulls last, c.source_file, c.row_number""",
                    params={"regencies": regencies}).to_arrow_table().to_pandas()
@@ -70,8 +81,15 @@ def _rejected(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[
     q = paths.parquet_glob("quarantine", "submissions")
     if q is None:
         return pd.DataFrame()
+    rel = con.read_parquet(q, hive_partitioning=True, union_by_name=True)
+    # the NIK as the village typed it: quarantines written before nik_given was kept have it only
+    # where the NIK itself was at fault
+    typed = "case when q.field = 'nik' then q.value end"
+    if "nik_given" in rel.columns:
+        typed = f"coalesce(q.nik_given, {typed})"
     return con.sql(f"""
         select area as regency, village_code, v.name as village_name, name_given as name, reason_code,
+               {typed} as nik_given,
                alasan, reason, source_file, row_number
         from read_parquet('{q}', hive_partitioning = true, union_by_name = true) q
         left join ref_villages v on v.code = q.village_code
@@ -88,51 +106,94 @@ def _reason_texts(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
     return (codes.map({c: text(c, "id") for c in uniq}), codes.map({c: text(c, "en") for c in uniq}))
 
 
-def _enrolment_list(people: pd.DataFrame, config: Config) -> pd.DataFrame:
+def phone_display(phone: pd.Series) -> pd.Series:
+    """A phone number as a branch dials it: the 0 a numeric cell dropped put back (``8123...`` ->
+    ``08123...``) and the country code written the Indonesian way (``+62``/``62`` -> ``0``)."""
+    p = phone.astype("string")
+    p = p.str.replace(r"^\+?62(?=8)", "0", regex=True)
+    return p.mask(p.str.match(r"^8\d{7,12}$").fillna(False).astype(bool), "0" + p)
+
+
+ENROLMENT_INPUT = ["status", "over_quota", "nik", "name", "birth_place", "birth_date", "sex", "occupation",
+                   "address", "rt_rw", "phone", "village_code", "village_name", "district_name", "funding_source",
+                   "regency", "source_file", "row_number"]
+
+
+def _enrolment_list(people: pd.DataFrame, config: Config, columns: list[Column]) -> pd.DataFrame:
     rates = config.programme.rates
+    people = people.reindex(columns=list(dict.fromkeys([*people.columns, *ENROLMENT_INPUT])))
     keep = people[(people["status"] == "eligible") & ~people["over_quota"].astype(bool)]
-    return pd.DataFrame({
-        "NO": range(1, len(keep) + 1),
-        "NIK": keep["nik"].to_numpy(),
-        "NAMA": keep["name"].to_numpy(),
-        "TEMPAT LAHIR": keep["birth_place"].to_numpy(),
-        "TANGGAL LAHIR": pd.to_datetime(keep["birth_date"]).to_numpy(),
-        "JENIS KELAMIN": keep["sex"].to_numpy(),
-        "ALAMAT": keep["address"].to_numpy(),
-        "RT/RW": keep["rt_rw"].to_numpy(),
-        "KODE DESA": keep["village_code"].to_numpy(),
-        "DESA": keep["village_name"].to_numpy(),
-        "KECAMATAN": keep["district_name"].to_numpy(),
-        "PROGRAM": "JKK, JKM",
-        "UPAH DILAPORKAN": rates.income_basis_min_idr,
-        "IURAN JKK": rates.jkk_monthly_idr,
-        "IURAN JKM": rates.jkm_monthly_idr,
-        "IURAN PER BULAN": rates.monthly_idr,
-        "SUMBER DANA": keep["funding_source"].to_numpy(),
-    })
+    n = len(keep)
+
+    def text(col: str) -> pd.Series:
+        return keep[col].astype("string").reset_index(drop=True)
+
+    def const(value) -> pd.Series:
+        return pd.Series([value] * n, dtype="int64" if isinstance(value, int) else "string")
+
+    regency_names = {slug: r.name for slug, r in config.regencies.items()}
+    values = {
+        "no": lambda: pd.Series(range(1, n + 1), dtype="int64"),
+        "nik": lambda: text("nik"),
+        "nama": lambda: text("name"),
+        "tempat_lahir": lambda: text("birth_place"),
+        "tanggal_lahir": lambda: pd.Series(pd.to_datetime(keep["birth_date"]).to_numpy()),
+        "jenis_kelamin": lambda: text("sex"),
+        "pekerjaan": lambda: text("occupation").str.upper(),
+        "no_hp": lambda: phone_display(text("phone")),
+        "alamat": lambda: text("address"),
+        "rt_rw": lambda: text("rt_rw"),
+        "kode_desa": lambda: text("village_code"),
+        "desa": lambda: text("village_name"),
+        "kecamatan": lambda: text("district_name"),
+        "kabupaten": lambda: text("regency").map(regency_names).astype("string"),
+        "sumber_dana": lambda: text("funding_source"),
+        "program": lambda: const("JKK, JKM"),
+        "upah_dilaporkan": lambda: const(rates.income_basis_min_idr),
+        "iuran_jkk": lambda: const(rates.jkk_monthly_idr),
+        "iuran_jkm": lambda: const(rates.jkm_monthly_idr),
+        "iuran_per_bulan": lambda: const(rates.monthly_idr),
+        "berkas": lambda: text("source_file").str.rsplit("/", n=1).str[-1],
+        "baris": lambda: keep["row_number"].astype("Int64").reset_index(drop=True),
+    }
+    missing = [c.field for c in columns if c.field not in values]
+    if missing:
+        raise ValueError(f"no values for enrolment-list field(s) {missing}")
+    return pd.DataFrame({c.header: values[c.field]() for c in columns})
+
+
+EXCEPTION_COLUMNS = ["NIK", "NAMA", "KODE DESA", "DESA", "STATUS", "ALASAN", "KODE ALASAN", "KODE DESA PEMEGANG",
+                     "DESA PEMEGANG", "BERKAS", "BARIS", "REASON"]
+PEOPLE_EXCEPTION_INPUT = ["status", "over_quota", "reason", "nik", "name", "village_code", "village_name",
+                          "duplicate_of_village", "duplicate_of_village_name", "source_file", "row_number"]
 
 
 def _exceptions(people: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
+    """Every proposal not on the enrolment list: the reason in Bahasa Indonesia first, its code
+    beside it, English last; each village code beside its name."""
+    people = people.reindex(columns=list(dict.fromkeys([*people.columns, *PEOPLE_EXCEPTION_INPUT])))
     out = people[(people["status"] != "eligible") | people["over_quota"].astype(bool)].copy()
     out["code"] = out["reason"].where(out["status"] != "eligible", "over_quota")
     parts = [pd.DataFrame({
         "NIK": out["nik"], "NAMA": out["name"], "KODE DESA": out["village_code"], "DESA": out["village_name"],
         "STATUS": out["status"].map(STATUS_ID), "KODE ALASAN": out["code"],
-        "DESA PEMEGANG": out["duplicate_of_village"], "BERKAS": out["source_file"], "BARIS": out["row_number"],
+        "KODE DESA PEMEGANG": out["duplicate_of_village"], "DESA PEMEGANG": out["duplicate_of_village_name"],
+        "BERKAS": out["source_file"], "BARIS": out["row_number"],
     })]
     if not rejected.empty:
         parts.append(pd.DataFrame({
-            "NIK": pd.NA, "NAMA": rejected["name"], "KODE DESA": rejected["village_code"],
+            "NIK": rejected["nik_given"], "NAMA": rejected["name"], "KODE DESA": rejected["village_code"],
             "DESA": rejected["village_name"], "STATUS": STATUS_ID["rejected"], "KODE ALASAN": rejected["reason_code"],
-            "DESA PEMEGANG": pd.NA, "BERKAS": rejected["source_file"], "BARIS": rejected["row_number"],
+            "KODE DESA PEMEGANG": pd.NA, "DESA PEMEGANG": pd.NA, "BERKAS": rejected["source_file"],
+            "BARIS": rejected["row_number"],
         }))
     frame = pd.concat(parts, ignore_index=True)
     frame["ALASAN"], frame["REASON"] = _reason_texts(frame["KODE ALASAN"])
     frame["BARIS"] = frame["BARIS"].astype("Int64")
-    for c in ("NIK", "NAMA", "KODE DESA", "DESA", "STATUS", "KODE ALASAN", "DESA PEMEGANG", "BERKAS"):
-        frame[c] = frame[c].astype("string")
-    return frame[["NIK", "NAMA", "KODE DESA", "DESA", "STATUS", "KODE ALASAN", "ALASAN", "REASON",
-                  "DESA PEMEGANG", "BERKAS", "BARIS"]]
+    for c in EXCEPTION_COLUMNS:
+        if c != "BARIS":
+            frame[c] = frame[c].astype("string")
+    return frame[EXCEPTION_COLUMNS]
 
 
 def _reconciliation(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies: list[str],
@@ -157,15 +218,11 @@ def _reconciliation(con: duckdb.DuckDBPyConnection, paths: DataPaths, regencies:
         order by c.village_code""", params={"regencies": regencies}).to_arrow_table().to_pandas()
 
 
-def _csv(frame: pd.DataFrame, path: Path) -> None:
-    # the csv is opened in Excel too: the same injection guard as the xlsx, and identifiers as text
-    out = frame.copy()
-    for c in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = neutralise(out[c])
-        elif pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%d-%m-%Y")
-    out.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+def write_workbook(path: Path, sheet: str, frame: pd.DataFrame, title: list[str], notes: PackageNotes,
+                   created: dt.datetime) -> None:
+    """One workbook of the package: its table, then the Keterangan sheet describing it."""
+    write_xlsx(path, {sheet: frame, NOTES_SHEET: notes_frame(sheet, frame, notes)}, created=created,
+               title_rows={sheet: title, NOTES_SHEET: title}, column_widths={NOTES_SHEET: NOTES_WIDTHS})
 
 
 def _sha256(path: Path) -> str:
@@ -179,6 +236,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
     from rentan.reference import villages
 
     created = dt.datetime.combine(snapshot, dt.time(0, 0))
+    rules = rules_version()
     report: dict = {}
     refused: dict[str, str] = {}
     con = duckdb.connect()
@@ -215,14 +273,9 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
                 shutil.rmtree(stale, ignore_errors=True)
             tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
             tmp.mkdir()
-            enrol = _enrolment_list(people, config) if not people.empty else _enrolment_list(
-                pd.DataFrame(columns=["status", "over_quota", "nik", "name", "birth_place", "birth_date", "sex",
-                                      "address", "rt_rw", "village_code", "village_name", "district_name",
-                                      "funding_source"]), config)
-            exc = _exceptions(people, rejected) if not people.empty else _exceptions(
-                people.reindex(columns=["status", "over_quota", "reason", "nik", "name", "village_code",
-                                        "village_name", "duplicate_of_village", "source_file", "row_number"]),
-                rejected)
+            columns = enrolment_columns(b, config)
+            enrol = _enrolment_list(people, config, columns)
+            exc = _exceptions(people, rejected)
             title = [config.branches[b.slug].name, f"Data per {snapshot:%d-%m-%Y}; kabupaten: "
                      + ", ".join(config.regencies[r].name for r in regencies)]
             gone = withdrawn.withdrawn(paths, b.slug, snapshot, people.reindex(columns=["person_key", "nik"]),
@@ -235,12 +288,12 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
             }
             manifest = {"branch": b.slug, "branch_name": b.name, "snapshot_date": snapshot.isoformat(),
                         "load_id": load_id, "regencies": regencies, "files": {}}
+            notes = PackageNotes(branch=b, config=config, snapshot=snapshot, load_id=load_id, rules_version=rules,
+                                 cutoff=cutoff, rows={sheet: len(frame) for frame, sheet in files.values()},
+                                 rejected=len(rejected), enrolment_columns=columns)
             for name, (frame, sheet) in files.items():
-                write_xlsx(tmp / name, {sheet: frame}, created=created, title_rows={sheet: title})
+                write_workbook(tmp / name, sheet, frame, title, notes, created)
                 manifest["files"][name] = {"rows": int(len(frame)), "sha256": _sha256(tmp / name)}
-            csv_name = f"daftar_pendaftaran_{stem}.csv"
-            _csv(enrol, tmp / csv_name)
-            manifest["files"][csv_name] = {"rows": int(len(enrol)), "sha256": _sha256(tmp / csv_name)}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             replace_dir(tmp, final)
             withdrawn.record_sent(paths, b.slug, snapshot, _sent(people))

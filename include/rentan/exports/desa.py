@@ -3,8 +3,9 @@ wrong and what to do, in Bahasa Indonesia, one workbook per village.
 
 Layout, below ``<data>/exports/desa/``::
 
-    <regency slug>/<village code>/daftar_perbaikan_<village code>.xlsx
+    <regency slug>/<village code>/daftar_perbaikan_<village name>_<village code>.xlsx
     <regency slug>/tanpa-kode-desa/daftar_perbaikan_<file stem>.xlsx   (file's village not known)
+    <regency slug>/templat_usulan_<regency slug>.xlsx                  (blank form, see template.py)
 
 A regency's folder always mirrors the current quarantine: it is built complete in ``<data>/work``
 and swapped in, so a village whose rows are all fixed no longer finds an old list telling it
@@ -33,6 +34,7 @@ from rentan.config import DEFAULT_CONFIG, Config, Regency, load_config
 from rentan.fsutil import replace_dir
 from rentan.settings import DataPaths, data_paths
 
+from .template import template_name, write_template
 from .xlsx import write_xlsx
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,11 @@ def _read(quarantine: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     finally:
         con.close()
     return rows, reasons
+
+
+def name_slug(name: str) -> str:
+    """A village name as a file name part: ``Tanjung Sakti`` -> ``tanjung-sakti``."""
+    return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-") or "desa"
 
 
 def _regency_slugs(rows: pd.DataFrame, config: Config) -> pd.Series:
@@ -257,7 +264,8 @@ def _swap_in(built: Path, target: Path, scratch: Path) -> None:
 def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snapshot: dt.date | None = None,
                     config: Config | None = None, regencies: list[str] | None = None,
                     files: set[str] | None = None, replaced: pd.DataFrame | None = None) -> list[Path]:
-    """Write every village's fix-list from the submissions quarantine; return the files written.
+    """Write every village's fix-list from the submissions quarantine, and each regency's blank
+    submission form beside them; return the fix-lists written.
     ``regencies`` limits it to those regency slugs (the others' folders are left as they are);
     ``files`` to the rows of those files (SHA-256) received by the night, less the ``replaced``
     rows (file_sha256, row_number) a later list of the village replaced (``rentan.lists``).
@@ -295,12 +303,15 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
         rows["village"] = code.where(code.str.fullmatch(VILLAGE_CODE.pattern).fillna(False).astype(bool))
         rows["berkas"] = (rows["source_file"].astype("string").str.replace("\\", "/", regex=False)
                           .str.rsplit("/", n=1).str[-1])
-        rows["list"] = (rows["village"] + "/daftar_perbaikan_" + rows["village"] + ".xlsx").fillna(
-            f"{UNKNOWN_VILLAGE_DIR}/daftar_perbaikan_" + _file_keys(rows) + ".xlsx")
-        reasons = reasons.merge(rows[["rid", "list", "slug", "berkas", "source_file"]], on="rid")
         known = reference.villages(sorted({*rows["regency_code"].dropna().tolist(),
                                            *(r.code for r in config.regencies.values())}))
         known = known.drop_duplicates("code").set_index("code")
+        # the list is named by the village's name and code, so an operator finds theirs at a glance
+        named = rows["village"].map(known["name"].map(name_slug)).astype("string")
+        stem = (named + "_" + rows["village"]).fillna(rows["village"])
+        rows["list"] = (rows["village"] + "/daftar_perbaikan_" + stem + ".xlsx").fillna(
+            f"{UNKNOWN_VILLAGE_DIR}/daftar_perbaikan_" + _file_keys(rows) + ".xlsx")
+        reasons = reasons.merge(rows[["rid", "list", "slug", "berkas", "source_file"]], on="rid")
         lists = rows.groupby(["slug", "list"], sort=True)
         reasons_of = dict(list(reasons.groupby(["slug", "list"], sort=False)))
     else:
@@ -322,6 +333,8 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
                 titles = _titles(regency, _place(regency, village, part, known), snapshot, part)
                 write_xlsx(built / rel, {MAIN_SHEET: _table(part), SUMMARY_SHEET: _summary(reasons_of[(slug, rel)])},
                            created=created, title_rows={MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]})
+            # the regency's blank form travels with the lists, so a village fixing its rows has it at hand
+            write_template(built / template_name(regency), regency, config, created=created)
             _swap_in(built, out_root / slug, scratch)
         except BaseException:
             shutil.rmtree(built, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Spreadsheets and csv text written for people: village operators, BPJS TK branch staff.
+"""Spreadsheets written for people: village operators, BPJS TK branch staff.
 
 Three rules hold for everything written here:
 
@@ -12,6 +12,11 @@ Three rules hold for everything written here:
 - the same input gives the same bytes: the document's created time is passed in (never the clock)
   and the zip entries carry xlsxwriter's fixed timestamp, so an unchanged export does not look
   changed to whoever syncs or checksums the folder.
+
+Every sheet is also set up to print: A4 landscape, scaled to one page wide (as many pages down as
+it takes), the header row repeated on each page (Excel's print titles), gridlines printed, the
+sheet's title in the page header and "Halaman n dari m" in the footer. Long text wraps inside a
+column of bounded width, and headers wrap too, so a column is as wide as its data, not its name.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
 
@@ -30,9 +36,21 @@ INJECTION_START = "=+-@\t\r"
 _INJECTION_PATTERN = r"^[=+\-@\t\r]"
 
 DATE_FORMAT = "dd-mm-yyyy"
-MAX_COLUMN_WIDTH = 60
-MIN_COLUMN_WIDTH = 6
-DATE_COLUMN_WIDTH = 12
+# a numeric column whose header ends so holds rupiah: shown with thousands separators
+MONEY_SUFFIX = "(RP)"
+# a text column wider than this wraps: the widest a column may be and still leave room on a
+# landscape page for the others
+MAX_COLUMN_WIDTH = 36
+MIN_COLUMN_WIDTH = 5
+DATE_COLUMN_WIDTH = 11
+PAPER_A4 = 9
+# row heights are set from the lines a wrapped cell takes (LibreOffice, and Excel for rows it did
+# not lay out itself, keep the default height and let wrapped lines overlap the next row)
+LINE_HEIGHT_PT = 15
+# glyphs wider than the '0' a column width counts (capitals, bold, a substituted font) and the
+# room word wrapping leaves at line ends: how many characters of text one width unit holds
+CHARS_PER_WIDTH = {"body": 1 / 1.15, "header": 1 / 1.4}
+MARGINS_INCH = {"left": 0.4, "right": 0.4, "top": 0.7, "bottom": 0.6}
 EXCEL_MAX_ROWS = 1_048_576
 _SHEET_NAME_FORBIDDEN = set("[]:*?/\\")
 
@@ -89,13 +107,43 @@ def _longest_line(shown: pd.Series | None) -> int:
 
 
 def _width(header: str, longest: int, kind: str) -> float:
+    """Characters of width: the data's longest line, or the header's longest word (headers wrap)."""
     if kind == "date":
         longest = DATE_COLUMN_WIDTH
-    return float(min(MAX_COLUMN_WIDTH, max(MIN_COLUMN_WIDTH, len(str(header)) + 2, longest + 2)))
+    word = max((len(w) for w in str(header).split()), default=0)
+    return float(min(MAX_COLUMN_WIDTH, max(MIN_COLUMN_WIDTH, word + 2, longest + 2)))
+
+
+def wrapped_lines(text: pd.Series, width: float, kind: str = "body") -> np.ndarray:
+    """Lines each text takes wrapped in a column ``width`` wide (an estimate on the safe side:
+    a row a little too tall prints, a row too short hides text)."""
+    room = max(1.0, (width - 1) * CHARS_PER_WIDTH[kind])
+    parts = text.astype("string").fillna("").str.split("\n").explode()
+    per_part = np.ceil(parts.str.len().fillna(0).to_numpy(dtype=float) / room).clip(min=1)
+    return pd.Series(per_part, index=parts.index).groupby(level=0).sum().reindex(text.index).fillna(1).to_numpy()
+
+
+def _header_footer_text(text: str) -> str:
+    """Text for a page header: Excel reads ``&`` as a control code, so it is doubled."""
+    return text.replace("&", "&&")[:200]
+
+
+def set_up_page(ws, header_row: int | None, caption: str = "") -> None:
+    """Print settings of one sheet (see the module's docstring)."""
+    ws.set_landscape()
+    ws.set_paper(PAPER_A4)
+    ws.fit_to_pages(1, 0)  # one page wide, as many pages down as needed
+    ws.set_margins(**MARGINS_INCH)
+    if header_row is not None:
+        ws.repeat_rows(header_row)
+    ws.hide_gridlines(0)  # shown on screen and printed
+    if caption:
+        ws.set_header(f"&L&8{_header_footer_text(caption)}")
+    ws.set_footer("&R&8Halaman &P dari &N")
 
 
 def _write_sheet(wb: xlsxwriter.Workbook, name: str, frame: pd.DataFrame, titles: list[str],
-                 fmt: dict[str, xlsxwriter.format.Format]) -> None:
+                 fmt: dict[str, xlsxwriter.format.Format], widths: dict[str, float] | None = None) -> None:
     _check_sheet_name(name)
     header_row = len(titles) + 1 if titles else 0
     n = len(frame)
@@ -109,15 +157,24 @@ def _write_sheet(wb: xlsxwriter.Workbook, name: str, frame: pd.DataFrame, titles
         if title:
             ws.write_string(r, 0, neutralise_text(str(title)), fmt["title"] if r == 0 else fmt["subtitle"])
 
+    lines = np.ones(n)
+    header_lines = 1.0
     for c, column in enumerate(frame.columns):
         col = frame[column].reset_index(drop=True)
         kind = _kind(col)
         shown = neutralise(col) if kind == "text" else None
         longest = _longest_line(shown if kind == "text" else col.astype("string"))
-        wrap = kind == "text" and (longest + 2 > MAX_COLUMN_WIDTH or bool(shown.str.contains("\n").any()))
-        width = _width(str(column), longest, kind)
+        money = kind == "number" and str(column).endswith(MONEY_SUFFIX)
+        if money:
+            longest += max(longest - 2, 0) // 3  # the thousands separators
+        width = (widths or {}).get(str(column)) or _width(str(column), longest, kind)
+        wrap = kind == "text" and (longest + 2 > width or bool(shown.str.contains("\n").fillna(False).any()))
+        if wrap and n:
+            lines = np.maximum(lines, wrapped_lines(shown, width))
+        header_lines = max(header_lines, float(wrapped_lines(pd.Series([str(column)]), width, "header")[0]))
+        number = fmt["money"] if money else fmt["number"]
         cell_fmt = {"text": fmt["wrap"] if wrap else fmt["text"], "date": fmt["date"],
-                    "number": fmt["number"], "bool": fmt["number"]}[kind]
+                    "number": number, "bool": fmt["number"]}[kind]
         # the column format also applies to cells typed in later, so a NIK added by hand stays text
         ws.set_column(c, c, width, cell_fmt)
         ws.write_string(header_row, c, neutralise_text(str(column)), fmt["header"])
@@ -146,18 +203,40 @@ def _write_sheet(wb: xlsxwriter.Workbook, name: str, frame: pd.DataFrame, titles
                     continue
                 ws.write_datetime(r0 + i, c, v.to_pydatetime().replace(tzinfo=None), cell_fmt)
 
+    ws.set_row(header_row, LINE_HEIGHT_PT * header_lines)
+    for i in np.flatnonzero(lines > 1):
+        ws.set_row(header_row + 1 + int(i), LINE_HEIGHT_PT * float(lines[i]))
     if len(frame.columns):
         ws.freeze_panes(header_row + 1, 0)
         ws.autofilter(header_row, 0, header_row + max(n, 1), len(frame.columns) - 1)
+    set_up_page(ws, header_row, " - ".join(t for t in titles[:2] if t))
+
+
+def formats(wb: xlsxwriter.Workbook) -> dict[str, xlsxwriter.format.Format]:
+    """The cell formats every workbook for people uses."""
+    return {
+        "title": wb.add_format({"bold": True, "font_size": 13}),
+        "subtitle": wb.add_format({}),
+        "header": wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1,
+                                 "text_wrap": True, "valign": "top", "num_format": "@"}),
+        "text": wb.add_format({"num_format": "@", "valign": "top"}),
+        "wrap": wb.add_format({"num_format": "@", "valign": "top", "text_wrap": True}),
+        "number": wb.add_format({"valign": "top"}),
+        "date": wb.add_format({"num_format": DATE_FORMAT, "valign": "top"}),
+        # thousands separated as the reader's locale writes them (1.000.000 in Indonesian)
+        "money": wb.add_format({"num_format": "#,##0", "valign": "top"}),
+    }
 
 
 def write_xlsx(path: str | os.PathLike, sheets: dict[str, pd.DataFrame], *, created: dt.datetime,
-               title_rows: dict[str, list[str]] | None = None) -> Path:
+               title_rows: dict[str, list[str]] | None = None,
+               column_widths: dict[str, dict[str, float]] | None = None) -> Path:
     """Write ``sheets`` (sheet name -> table, in order) to ``path``, replacing it atomically.
 
     Columns of a numeric dtype are written as numbers, datetime columns (or object columns holding
     dates) as dates shown ``dd-mm-yyyy``, booleans as booleans, everything else as neutralised text.
-    ``title_rows[sheet]`` lines go above that sheet's table, followed by one blank row."""
+    ``title_rows[sheet]`` lines go above that sheet's table, followed by one blank row;
+    ``column_widths[sheet]`` fixes the width of some columns (text longer than that wraps)."""
     path = Path(path)
     titles = title_rows or {}
     unknown = set(titles) - set(sheets)
@@ -173,18 +252,9 @@ def write_xlsx(path: str | os.PathLike, sheets: dict[str, pd.DataFrame], *, crea
     try:
         wb = xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS)
         wb.set_properties({"created": created, "author": "", "company": ""})
-        fmt = {
-            "title": wb.add_format({"bold": True, "font_size": 13}),
-            "subtitle": wb.add_format({}),
-            "header": wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1,
-                                     "text_wrap": True, "valign": "top", "num_format": "@"}),
-            "text": wb.add_format({"num_format": "@", "valign": "top"}),
-            "wrap": wb.add_format({"num_format": "@", "valign": "top", "text_wrap": True}),
-            "number": wb.add_format({"valign": "top"}),
-            "date": wb.add_format({"num_format": DATE_FORMAT, "valign": "top"}),
-        }
+        fmt = formats(wb)
         for name, frame in sheets.items():
-            _write_sheet(wb, name, frame, list(titles.get(name) or []), fmt)
+            _write_sheet(wb, name, frame, list(titles.get(name) or []), fmt, (column_widths or {}).get(name))
         wb.close()
         os.replace(tmp, path)
     except BaseException:

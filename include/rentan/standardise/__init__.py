@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 QUARANTINE_COLUMNS = [
     "source", "source_file", "sheet", "row_number", "file_sha256", "load_id", "village_code", "regency_code",
     "reason_code", "field", "sender_header", "value", "reason", "alasan", "tindakan", "suggestions",
-    "reason_codes", "name_given", "blocked",
+    "reason_codes", "name_given", "nik_given", "blocked",
 ]
 
 
@@ -242,6 +242,8 @@ def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Co
     q["suggestions"] = (frame.loc[qpos, "village_suggestions"].where(q["reason_code"].eq("village_unknown").to_numpy())
                         if "village_suggestions" in frame else None)
     q["name_given"] = rows.loc[qpos, "nama"] if "nama" in rows else None
+    # the NIK as the sender typed it, whatever the row's fault: the branch and the village see it
+    q["nik_given"] = rows.loc[qpos, "nik"] if "nik" in rows else None
     q = q[QUARANTINE_COLUMNS]
 
     silver = frame.loc[~to_quarantine].drop(columns=[c for c in frame if c.endswith("_reason")] + ["row_id"])
