@@ -17,17 +17,17 @@ import os
 import shutil
 from dataclasses import dataclass
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from rentan.config import Config, load_config
-from rentan.identity import connect
-from rentan.identity.keys import secret
-from rentan.marts import build, views
-from rentan.marts import publish as publishing
+from rentan.marts.names import MARTS
 from rentan.settings import DataPaths, data_paths, safe_name
 
+if TYPE_CHECKING:
+    from rentan.config import Config
+
+# the heavy imports (pandas, the identity stage) are made where they are used: importing
+# rentan.marts.views for a quick `rentan query` must not pay for them
 log = logging.getLogger(__name__)
-MARTS = build.MARTS
 
 
 class AuditFailed(RuntimeError):
@@ -48,6 +48,8 @@ class Failure:
 
 def audit(staging, snapshot: dt.date, gx_root) -> list[Failure]:
     """Every gold rule each staged mart breaks (none: it may be published)."""
+    import pandas as pd
+
     from rentan.standardise.validation import Validator
 
     validator = Validator(gx_root)
@@ -69,6 +71,12 @@ def _sha256(path) -> str:
 def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None,
          publish: bool = True, cutoff: dt.datetime | None = None) -> dict:
     """Build, audit and (unless ``publish`` is false: a dry run) publish the marts of ``snapshot``."""
+    from rentan.config import load_config
+    from rentan.identity import connect
+    from rentan.identity.keys import secret
+    from rentan.marts import build, views
+    from rentan.marts import publish as publishing
+
     paths = paths or data_paths()
     config = config or load_config()
     build_id = safe_name(load_id)[:80]
