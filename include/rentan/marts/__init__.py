@@ -4,7 +4,8 @@
 (:mod:`rentan.marts.build`), writes them to staging outside ``warehouse/marts``, audits them
 with the gold Great Expectations suites (``expectations/<mart>.gold.json``), and only then
 publishes them (:mod:`rentan.marts.publish`) and refreshes the analysts' database
-``warehouse/rentan.duckdb`` (:mod:`rentan.marts.views`). An audit failure publishes nothing and
+``warehouse/rentan.duckdb`` (:mod:`rentan.marts.views`), and writes the night's quality report
+(:mod:`rentan.quality_report`). An audit failure publishes nothing and
 names the mart, rule and count.
 """
 
@@ -103,8 +104,11 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     version = publishing.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
     db = views.refresh(paths.warehouse)
     shutil.rmtree(work, ignore_errors=True)
+    from rentan import quality_report
+
+    quality = quality_report.write(paths, snapshot, load_id)
     report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": True,
               "cutoff": cutoff.isoformat() if cutoff else None, "version": version.name,
-              "rows": counts, "database": str(db)}
+              "rows": counts, "database": str(db), "quality_report": str(quality)}
     log.info("marts %s published: %s", snapshot, counts)
     return report

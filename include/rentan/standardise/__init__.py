@@ -79,7 +79,6 @@ class StandardiseReport:
     rows_quarantine: dict = field(default_factory=lambda: defaultdict(int))
     reasons: dict = field(default_factory=lambda: defaultdict(int))
     blocked: list[Blocked] = field(default_factory=list)
-    data_docs: str | None = None
     fix_lists: int = 0
 
     def as_dict(self) -> dict:
@@ -88,7 +87,7 @@ class StandardiseReport:
             "load_id": self.load_id, "rules_version": self.rules_version, "files": self.files,
             "rows_in": key(self.rows_in), "rows_silver": key(self.rows_silver),
             "rows_quarantine": key(self.rows_quarantine), "reasons": dict(sorted(self.reasons.items())),
-            "blocked": [b.message() for b in self.blocked], "data_docs": self.data_docs, "fix_lists": self.fix_lists,
+            "blocked": [b.message() for b in self.blocked], "fix_lists": self.fix_lists,
         }
 
 
@@ -331,8 +330,6 @@ def standardise(
             raise ConservationError(
                 "row conservation broken (bronze != silver + quarantine) for files with sha256 "
                 + ", ".join(f"{sha[:12]} ({b} != {s} + {q})" for sha, b, s, q in broken))
-        if validator:
-            report.data_docs = str(validator.build_docs())
         submitted = sorted({area for source, area in pending if source == "submissions"})
         if submitted:
             from rentan.exports.desa import write_fix_lists
