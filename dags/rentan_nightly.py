@@ -127,11 +127,16 @@ def rentan_nightly():
         # the regency or branch names the mapped task in the UI and in alerts, not its index
         @task(task_id=f"load_{source}", outlets=[BRONZE[source], SILVER[source]],
               map_index_template="{{ task.op_kwargs['area'] }}")
-        def load(area: str, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+        def load(area: str, params=None, run_id=None, data_interval_end=None, logical_date=None,
+                 outlet_events=None) -> dict:
+            from rentan import events
             from rentan.pipeline import run_load
 
-            return run_load(load_id=run_id, source=source, area=area,
-                            snapshot=_snapshot(params, data_interval_end, logical_date))
+            snapshot = _snapshot(params, data_interval_end, logical_date)
+            report = run_load(load_id=run_id, source=source, area=area, snapshot=snapshot)
+            for asset in (BRONZE[source], SILVER[source]):
+                outlet_events[asset].extra = events.load(report, snapshot)
+            return report
 
         return load
 
@@ -150,28 +155,38 @@ def rentan_nightly():
 
     # one regency's failed load must not hold back the others: identity runs on what loaded
     @task(trigger_rule="all_done", inlets=list(SILVER.values()), outlets=[PERSONS])
-    def identity(params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+    def identity(params=None, run_id=None, data_interval_end=None, logical_date=None, outlet_events=None) -> dict:
+        from rentan import events
         from rentan.pipeline import run_identity
 
-        return run_identity(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
-                            as_of=_as_of(params, data_interval_end, logical_date))
+        report = run_identity(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
+                              as_of=_as_of(params, data_interval_end, logical_date))
+        outlet_events[PERSONS].extra = events.identity(report)
+        return report
 
     @task(inlets=[PERSONS, *SILVER.values()], outlets=[MARTS])
-    def marts(resolved: dict, params=None, run_id=None, data_interval_end=None, logical_date=None) -> dict:
+    def marts(resolved: dict, params=None, run_id=None, data_interval_end=None, logical_date=None,
+              outlet_events=None) -> dict:
+        from rentan import events
         from rentan.pipeline import run_marts
 
-        return run_marts(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
-                         dry_run=params["dry_run"], as_of=_as_of(params, data_interval_end, logical_date))
+        report = run_marts(load_id=run_id, snapshot=_snapshot(params, data_interval_end, logical_date),
+                           dry_run=params["dry_run"], as_of=_as_of(params, data_interval_end, logical_date))
+        outlet_events[MARTS].extra = events.marts(report)
+        return report
 
     @task
     def branches_of(planned: dict) -> list[str]:
         return planned["branches"]
 
     @task(inlets=[MARTS], outlets=[EXPORTS], map_index_template="{{ task.op_kwargs['branch'] }}")
-    def export(branch: str, published: dict, run_id=None) -> dict:
+    def export(branch: str, published: dict, run_id=None, outlet_events=None) -> dict:
+        from rentan import events
         from rentan.pipeline import run_exports
 
-        return run_exports(load_id=run_id, published=published, branch=branch)
+        report = run_exports(load_id=run_id, published=published, branch=branch)
+        outlet_events[EXPORTS].extra = events.export(report)
+        return report
 
     planned = plan()
     loads = [load_task(s).expand(area=areas_of.override(task_id=f"areas_{s}")(planned, s)) for s in SOURCES]
