@@ -100,6 +100,9 @@ def _comment(con: duckdb.DuckDBPyConnection, made: list[str], schema: str = "mai
         con.execute(f"comment on view {schema}.snapshots is {_quote('The published nights.')}")
         con.execute(f'comment on column {schema}.snapshots."snapshot_date" is {_quote(snap)}')
     con.execute(f"comment on view {schema}.dictionary is {_quote('Every column of every mart, with its description.')}")
+    for c, text in (("mart", "The mart (a view of that name shows its latest snapshot)."),
+                    ("column", "A column of the mart."), ("description", "What the column holds.")):
+        con.execute(f'comment on column {schema}.dictionary."{c}" is {_quote(text)}')
 
 
 def refresh(warehouse: Path) -> Path:
