@@ -36,6 +36,7 @@ from rentan.exports.xlsx import neutralise, write_xlsx
 from rentan.fsutil import replace_dir
 from rentan.standardise.reasons import REASONS
 from rentan.ingest.ledger import Ledger
+from rentan.progress import track
 from rentan.settings import DataPaths, data_paths, snapshot_cutoff
 
 log = logging.getLogger(__name__)
@@ -186,9 +187,8 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
         finally:
             ledger.dispose()
         con.register("received", pd.DataFrame({"file_sha256": pd.Series(shas, dtype="string")}))
-        for b in config.branches.values():
-            if branches and b.slug not in branches:
-                continue
+        chosen = [b for b in config.branches.values() if not branches or b.slug in branches]
+        for b in track(chosen, f"export {snapshot}", "branch packages"):
             regencies = list(b.regencies)
             people = _people(con, paths, regencies, snapshot)
             rejected = _rejected(con, paths, regencies)

@@ -86,11 +86,13 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     staging = work / "staging"
     staging.mkdir(parents=True)
     con = connect(work)
+    log.info("marts %s: building %d marts in DuckDB", snapshot, len(MARTS))
     try:
         build.build(con, paths, config, snapshot, secret(), cutoff)
         counts = build.write(con, staging)
     finally:
         con.close()
+    log.info("marts %s: auditing them with the gold suites", snapshot)
     failures = audit(staging, snapshot, paths.root / "gx")
     if failures:
         raise AuditFailed(f"the marts of {snapshot} were not published; {len(failures)} gold rule(s) broken:\n  "
@@ -101,6 +103,7 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
         shutil.rmtree(work, ignore_errors=True)
         log.info("marts %s built and audited, not published (dry run): %s", snapshot, counts)
         return {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": False, "rows": counts}
+    log.info("marts %s: publishing", snapshot)
     version = publishing.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
     db = views.refresh(paths.warehouse)
     shutil.rmtree(work, ignore_errors=True)

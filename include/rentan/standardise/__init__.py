@@ -27,6 +27,7 @@ import rentan
 from rentan.config import Config, load_config
 from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile
 from rentan.report import source_globs
+from rentan.progress import track
 from rentan.settings import DataPaths, data_paths
 from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
 from rentan.standardise.reasons import REASONS
@@ -165,11 +166,13 @@ def _silver_types(df: pd.DataFrame) -> pd.DataFrame:
 
 def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Context,
                 validator: Validator, load_id: str, report: StandardiseReport) -> list[StandardisedFile]:
+    log.info("standardise %s/%s: reading %d files from bronze", source, area, len(entries))
     flat = flatten(read_bronze([paths.root / e.bronze_path for e in entries]), source)
     rows = flat.rows
     std = STANDARDISERS[source](rows, flat.numeric, ctx)
     frame = pd.concat([rows[["row_id", *LINEAGE]], std], axis=1)
 
+    log.info("standardise %s/%s: validating %d rows with %s.silver", source, area, len(frame), source)
     checked = validator.validate(f"{source}.silver", area, frame)
     row_fail = _by_row(checked.of_level("row"), frame)
     warn = _by_row(checked.of_level("warning"), frame)
@@ -254,7 +257,7 @@ def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Co
     s_groups = dict(list(silver.groupby("file_sha256", sort=False)))
     q_groups = dict(list(q.groupby("file_sha256", sort=False)))
     s_schema, q_schema = arrow_schema(silver), arrow_schema(q)
-    for e in entries:
+    for e in track(entries, f"standardise {source}/{area}: writing silver and quarantine", "files"):
         s_df, q_df = s_groups.get(e.sha256), q_groups.get(e.sha256)
         _write_layer(paths, "silver", source, area, e.sha256, s_df, s_schema)
         _write_layer(paths, "quarantine", source, area, e.sha256, q_df, q_schema)
@@ -319,7 +322,7 @@ def standardise(
                     and (not sources or e.source in sources)):
                 pending[(e.source, e.area)].append(e)
         validator = Validator(paths.root / "gx") if pending else None
-        for (source, area), entries in sorted(pending.items()):
+        for (source, area), entries in track(sorted(pending.items()), "standardise", "batches (source and area)"):
             regency = config.regencies.get(area) if config.sources[source] == "regency" else None
             ctx = Context(today=today, regency=regency, resolver=VillageResolver(regency.code) if regency else None)
             records = _area_batch(source, area, entries, paths, ctx, validator, load_id, report)
