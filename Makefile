@@ -79,6 +79,7 @@ bench: install
 	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
 	$(BIN)/python -m rentan.bench_identity $(IDENTITY_SIZES)
 	$(BIN)/python -m rentan.bench_storage $(STORAGE_FILES)
+	$(BIN)/python -m rentan.bench_cli
 
 IDENTITY_SIZES ?= 1000000 5000000
 # files in the warehouse a task checks out from object storage (one per village: national scale)

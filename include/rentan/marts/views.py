@@ -48,7 +48,8 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, marts: Path, schema: str = "main") -> list[str]:
+def _create_views(con: duckdb.DuckDBPyConnection, marts: Path, schema: str = "main",
+                  with_dictionary: bool = True) -> list[str]:
     made = []
     for m in MARTS:
         if not any((marts / m).glob("*/*.parquet")):
@@ -66,6 +67,8 @@ def _create_views(con: duckdb.DuckDBPyConnection, marts: Path, schema: str = "ma
     if "coverage_regency" in made:
         con.execute(f"""create view {schema}.snapshots as
                        select distinct snapshot_date from {schema}.coverage_regency_history order by 1""")
+    if not with_dictionary:
+        return made
     rows = [(m, c, text) for m, spec in dictionary().items() for c, text in spec["columns"].items()]
     values = ", ".join(f"({_quote(m)}, {i}, {_quote(c)}, {_quote(t)})" for i, (m, c, t) in enumerate(rows))
     con.execute(f"""create view {schema}.dictionary as
@@ -131,5 +134,6 @@ def query(warehouse: Path, sql: str) -> duckdb.DuckDBPyRelation:
     """Run ``sql`` over the published marts. The views are made afresh in memory, so this works
     wherever the data root is mounted, whatever path ``rentan.duckdb`` was written with."""
     con = duckdb.connect()
-    _create_views(con, (warehouse / "marts").absolute())
+    # the dictionary view needs the YAML file read: only when the query names it
+    _create_views(con, (warehouse / "marts").absolute(), with_dictionary="dictionary" in sql.lower())
     return con.sql(sql)
