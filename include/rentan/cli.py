@@ -287,6 +287,10 @@ def explain(e: BaseException, args) -> tuple[str, str]:
         return first, "check the path, RENTAN_DATA (or --data) and RENTAN_CONFIG; `rentan doctor` checks the set-up"
     if isinstance(e, PermissionError):
         return first, "the data root must be writable by this user"
+    if isinstance(e, FileExistsError):
+        return first, "choose another data root (--data or RENTAN_DATA)"
+    if isinstance(e, OSError):
+        return f"{type(e).__name__}: {first}", "check the path, the disk and the permissions"
     if isinstance(e, (RuntimeError, ValueError)):
         # the library's errors name the file, row or setting at fault: that is the message, whole
         return str(e).strip() or first, "`rentan doctor` checks the set-up"

@@ -211,8 +211,8 @@ def ingest(
         landed = [i for i in discover(paths, config) if wanted(i)]
         # oldest first, so that of two identical deliveries the earlier one is loaded
         stats = {i.rel: i.path.stat() for i in landed}
-        what = "ingest " + (", ".join(f"{s}/{a}" for s in sources or ["*"] for a in areas or ["*"])
-                            if not unfiled else "unfiled files")
+        what = "ingest unfiled files" if unfiled else "ingest " + (
+            ", ".join(f"{s}/{a}" for s in sources or ["*"] for a in areas or ["*"]) if sources or areas else "landing")
         for item in track(sorted(landed, key=lambda i: (stats[i.rel].st_mtime_ns, i.rel)), what, "files"):
             report.files_seen += 1
             stat = stats[item.rel]
