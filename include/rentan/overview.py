@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -55,6 +56,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
 def _plain(v):
     if isinstance(v, (dt.date, dt.datetime)):
         return v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
     return v
 
 
