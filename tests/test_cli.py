@@ -112,16 +112,16 @@ def test_long_work_logs_files_done_of_total(data_root, caplog):
     from rentan.ingest import ingest
     from rentan.settings import data_paths
 
-    for i in range(12):
+    for i in range(24):
         f = data_root / "landing" / "submissions" / "lahat" / f"usulan_{i}.csv"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(f"NO,NIK,NAMA\n1,16040101028000{i:02d},Warga {i}\n")
     with caplog.at_level(logging.INFO, logger="rentan.progress"):
         ingest(data_paths(data_root), load_id="t", areas=["lahat"], sources=["submissions"])
     lines = [r.getMessage() for r in caplog.records if r.name == "rentan.progress"]
-    assert lines[0] == "ingest submissions/lahat: 0 of 12 files"
-    assert "ingest submissions/lahat: 6 of 12 files (50%)" in lines
-    assert lines[-1] == "ingest submissions/lahat: 12 of 12 files (100%)"
+    assert lines == ["ingest submissions/lahat: 0 of 24 files", "ingest submissions/lahat: 6 of 24 files (25%)",
+                     "ingest submissions/lahat: 12 of 24 files (50%)", "ingest submissions/lahat: 18 of 24 files (75%)",
+                     "ingest submissions/lahat: 24 of 24 files (done)"]
 
 
 def test_the_demo_follows_the_dag_log_stage_by_stage(tmp_path):

@@ -3,8 +3,9 @@
 ``track(items, what, unit)`` yields the items and reports how many are done of how many. The
 command line turns bars on (:func:`use_bars`) when it writes to a terminal: a ``rich`` bar then
 shows on stderr. Everywhere else (Airflow task logs, tests, a pipe) it logs a line
-``<what>: <done> of <total> <unit> (<pct>%)`` at the start, at every tenth of the way or
-``EVERY_SECONDS`` at most apart, and at the end, so a long task is never silent for a minute.
+``<what>: <done> of <total> <unit> (<pct>%)`` at the start, at every quarter of the way or
+``EVERY_SECONDS`` at most apart, and at the end, so a long task is never silent for a minute
+(for fewer than ``FEW`` items, only the closing line).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 EVERY_SECONDS = 15.0
+FEW = 20  # fewer items than this: only the closing line
 _bars = False
 log = logging.getLogger("rentan.progress")
 
@@ -50,17 +52,25 @@ def _bar(items: Iterable[T], what: str, unit: str, total: int | None) -> Iterato
 
 
 def _lines(items: Iterable[T], what: str, unit: str, total: int | None, logger: logging.Logger) -> Iterator[T]:
+    if total is not None and total < FEW:
+        # a handful: one line at the end says it all
+        done = 0
+        for item in items:
+            yield item
+            done += 1
+        if done:
+            logger.info("%s: %s of %s %s", what, done, total, unit)
+        return
     of = f" of {total:,}" if total is not None else ""
-    step = max(1, total // 10) if total else None
+    step = max(1, total // 4) if total else None
     logger.info("%s: 0%s %s", what, of, unit)
     last, done = time.monotonic(), 0
     for item in items:
         yield item
         done += 1
         now = time.monotonic()
-        if (step and done % step == 0) or now - last >= EVERY_SECONDS:
+        if (step and done % step == 0 and done != total) or now - last >= EVERY_SECONDS:
             pct = f" ({100 * done / total:.0f}%)" if total else ""
             logger.info("%s: %s%s %s%s", what, f"{done:,}", of, unit, pct)
             last = now
-    if not step or done % step:
-        logger.info("%s: %s%s %s (done)", what, f"{done:,}", of, unit)
+    logger.info("%s: %s%s %s (done)", what, f"{done:,}", of, unit)

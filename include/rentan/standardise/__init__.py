@@ -322,7 +322,7 @@ def standardise(
                     and (not sources or e.source in sources)):
                 pending[(e.source, e.area)].append(e)
         validator = Validator(paths.root / "gx") if pending else None
-        for (source, area), entries in track(sorted(pending.items()), "standardise", "batches (source and area)"):
+        for (source, area), entries in sorted(pending.items()):
             regency = config.regencies.get(area) if config.sources[source] == "regency" else None
             ctx = Context(today=today, regency=regency, resolver=VillageResolver(regency.code) if regency else None)
             records = _area_batch(source, area, entries, paths, ctx, validator, load_id, report)
