@@ -280,7 +280,10 @@ def explain(e: BaseException, args) -> tuple[str, str]:
             return first, "check the SQL; `rentan query \"from dictionary where mart = 'coverage_regency'\"` lists a mart's columns"
         return f"DuckDB: {first}", "check the SQL and the data root; `rentan doctor` checks the set-up"
     if kind == "sqlalchemy":
-        url = data_paths(args.data).ledger_url if not isinstance(e, RuntimeError) else "?"
+        try:
+            url = data_paths(args.data).ledger_url
+        except Exception:  # noqa: BLE001 - the hint must not fail in turn
+            url = "not set"
         return (f"the ingestion ledger cannot be used ({type(e).__name__}: {first})",
                 f"check RENTAN_LEDGER_URL or the data root (ledger: {url}); `rentan doctor` checks it")
     if isinstance(e, FileNotFoundError):
