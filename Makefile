@@ -12,11 +12,14 @@ export AIRFLOW_HOME ?= $(RENTAN_DATA)/airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
+# the programme lives in WIB: the rentan pages show it, and offer it to Airflow's UI as its default
+# (Airflow 3 removed [webserver] default_ui_timezone; its UI follows the browser unless told)
+export RENTAN_UI_TIMEZONE ?= Asia/Jakarta
 # the sample describes the first half of 2025; the demo runs the night after it
 DEMO_DATE ?= 2025-06-30
 SCALE ?= 1
 
-.PHONY: install demo test bench lock airflow-db clean-data
+.PHONY: install demo ui test bench lock airflow-db clean-data
 
 install: $(VENV)/.installed
 
@@ -37,13 +40,36 @@ airflow-db: install
 demo: airflow-db
 	@echo "== writing the sample landing zone into $(RENTAN_DATA)/landing"
 	@$(BIN)/rentan sample --scale $(SCALE) > $(RENTAN_DATA)/sample-summary.json
-	@echo "== running the nightly DAG through Airflow (log: $(RENTAN_DATA)/demo-dag.log)"
-	@$(BIN)/airflow dags test rentan_nightly $(DEMO_DATE) > $(RENTAN_DATA)/demo-dag.log 2>&1 \
-	  || { tail -60 $(RENTAN_DATA)/demo-dag.log; echo "the DAG run failed; full log above"; exit 1; }
+	@echo "== running the nightly DAG through Airflow, stage by stage (full log: $(RENTAN_DATA)/demo-dag.log)"
+	@rm -f $(RENTAN_DATA)/demo-dag.log
+	@$(BIN)/airflow dags test rentan_nightly $(DEMO_DATE) \
+	    > $(RENTAN_DATA)/demo-dag.log 2>&1 & pid=$$!; \
+	  $(BIN)/python -m rentan.follow $(RENTAN_DATA)/demo-dag.log --pid $$pid; \
+	  wait $$pid || { tail -60 $(RENTAN_DATA)/demo-dag.log; echo "the DAG run failed; full log above"; exit 1; }
 	@grep -q "state=success" $(RENTAN_DATA)/demo-dag.log \
 	  || { tail -60 $(RENTAN_DATA)/demo-dag.log; echo "the DAG run did not succeed"; exit 1; }
 	@echo
 	@$(BIN)/rentan summary
+	@echo
+	@echo "See it in Airflow's UI: make ui"
+
+# Airflow's UI on loopback with the local SQLite home: api-server, scheduler and dag-processor
+# (Ctrl-C stops all three). Log in as admin; the rentan pages are under Browse.
+UI_PORT ?= 8080
+UI_PASSWORDS := $(AIRFLOW_HOME)/ui-passwords.json
+ui: airflow-db
+	@echo "== Airflow on http://127.0.0.1:$(UI_PORT)/ (logs: $(AIRFLOW_HOME)/*.log); log in as:"
+	@$(BIN)/python -m rentan.web.users $(UI_PASSWORDS)
+	@echo "   then Browse > Coverage (http://127.0.0.1:$(UI_PORT)/plugin/rentan-coverage) and Browse > Review queue"
+	@export AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(UI_PORT) \
+	    AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(UI_PORT)/execution/ \
+	    AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$$($(BIN)/python -m rentan.web.users --setting)" \
+	    AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$(UI_PASSWORDS); \
+	  trap 'kill $$(jobs -p) 2>/dev/null' INT TERM EXIT; \
+	  $(BIN)/airflow api-server > $(AIRFLOW_HOME)/api-server.log 2>&1 & \
+	  $(BIN)/airflow scheduler > $(AIRFLOW_HOME)/scheduler.log 2>&1 & \
+	  $(BIN)/airflow dag-processor > $(AIRFLOW_HOME)/dag-processor.log 2>&1 & \
+	  wait
 
 PYTEST_ARGS ?= -n auto --dist loadfile
 
@@ -54,6 +80,7 @@ bench: install
 	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
 	$(BIN)/python -m rentan.bench_identity $(IDENTITY_SIZES)
 	$(BIN)/python -m rentan.bench_storage $(STORAGE_FILES)
+	$(BIN)/python -m rentan.bench_cli
 
 IDENTITY_SIZES ?= 1000000 5000000
 # files in the warehouse a task checks out from object storage (one per village: national scale)

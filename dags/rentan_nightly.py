@@ -129,10 +129,14 @@ def rentan_nightly():
         # the regency or branch names the mapped task in the UI and in alerts, not its index
         @task(task_id=f"load_{source}", outlets=[BRONZE[source], SILVER[source]],
               map_index_template="{{ task.op_kwargs['area'] }}")
-        def load(area: str, night: dict, run_id=None) -> dict:
+        def load(area: str, night: dict, run_id=None, outlet_events=None) -> dict:
+            from rentan import events
             from rentan.pipeline import run_load
 
-            return run_load(load_id=run_id, source=source, area=area, night=night)
+            report = run_load(load_id=run_id, source=source, area=area, night=night)
+            for asset in (BRONZE[source], SILVER[source]):
+                outlet_events[asset].extra = events.load(report, night["snapshot"])
+            return report
 
         return load
 
@@ -151,29 +155,38 @@ def rentan_nightly():
 
     # one regency's failed load must not hold back the others: identity runs on what loaded
     @task(trigger_rule="all_done", inlets=list(SILVER.values()), outlets=[PERSONS])
-    def identity(night: dict, run_id=None) -> dict:
+    def identity(night: dict, run_id=None, outlet_events=None) -> dict:
+        from rentan import events
         from rentan.pipeline import run_identity
 
-        return run_identity(load_id=run_id, night=night)
+        report = run_identity(load_id=run_id, night=night)
+        outlet_events[PERSONS].extra = events.identity(report)
+        return report
 
     @task(inlets=[PERSONS, *SILVER.values()], outlets=[MARTS])
-    def marts(night: dict, resolved: dict, params=None, run_id=None) -> dict:
+    def marts(night: dict, resolved: dict, params=None, run_id=None, outlet_events=None) -> dict:
+        from rentan import events
         from rentan.pipeline import run_marts
 
-        return run_marts(load_id=run_id, night=night, dry_run=params["dry_run"])
+        report = run_marts(load_id=run_id, night=night, dry_run=params["dry_run"])
+        outlet_events[MARTS].extra = events.marts(report)
+        return report
 
     @task(inlets=[MARTS], outlets=[EXPORTS], map_index_template="{{ task.op_kwargs['branch'] }}")
-    def export(branch: str, published: dict, run_id=None) -> dict:
+    def export(branch: str, published: dict, run_id=None, outlet_events=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from rentan import events
         from rentan.completeness import IncompleteNight
         from rentan.pipeline import run_exports
 
         try:
-            return run_exports(load_id=run_id, published=published, branch=branch)
+            report = run_exports(load_id=run_id, published=published, branch=branch)
         except IncompleteNight as e:
             # the night's inputs decide, not a passing fault: a retry would say the same
             raise AirflowFailException(str(e)) from e
+        outlet_events[EXPORTS].extra = events.export(report)
+        return report
 
     planned = plan()
     night = planned["night"]

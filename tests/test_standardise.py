@@ -186,5 +186,4 @@ def test_extracts_and_budgets_are_standardised(data_root):
     assert [r["reason_code"] for r in layer(data_root, "quarantine", "claims")] == ["claim_type_unknown"]
     b = layer(data_root, "silver", "budget")
     assert (b[0]["village_code"], b[0]["contribution_budget_idr"], b[0]["fiscal_year"]) == ("16.04.01.2001", 20_160_000, 2025)
-    assert (data_root / "gx" / "data_docs" / "index.html").exists()
     assert list((data_root / "gx" / "validations").rglob("*.json")), "validation results kept as JSON"

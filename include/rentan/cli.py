@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 
 from rentan.settings import data_paths
@@ -96,27 +97,45 @@ def _export(args) -> int:
     return 0
 
 
+class Problem(RuntimeError):
+    """A one-line error with what to do about it."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
 def _published(args):
-    """The warehouse, if it has published marts (else None, having said so)."""
+    """The warehouse, if it has published marts."""
     warehouse = data_paths(args.data).warehouse
     if not (warehouse / "marts").exists():
-        print(f"no marts at {warehouse / 'marts'}: none have been published yet", file=sys.stderr)
-        return None
+        raise Problem(f"no marts at {warehouse / 'marts'}: none have been published yet",
+                      "run the nightly DAG (make demo, or `rentan marts --snapshot YYYY-MM-DD`) first")
     return warehouse
 
 
 def _query(args) -> int:
+    import csv
+
     from rentan.marts.views import query
 
     warehouse = _published(args)
-    if warehouse is None:
-        return 1
     rel = query(warehouse, args.sql)
+    if rel is None:
+        return 0  # a statement with no result
     if args.csv:
-        rel.to_df().to_csv(sys.stdout, index=False)
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(rel.columns)
+        out.writerows(rel.fetchall())
     else:
         rel.show(max_width=200, max_rows=args.max_rows)
     return 0
+
+
+def _doctor(args) -> int:
+    from rentan.doctor import run
+
+    return run(args.data)
 
 
 def _views(args) -> int:
@@ -223,17 +242,86 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("summary", help="print what was received and loaded")
     p.set_defaults(func=_summary)
 
+    p = sub.add_parser("doctor", help="check the data root, ledger, configuration, secret and Airflow set-up")
+    p.set_defaults(func=_doctor)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if sys.stderr.isatty():
+        from rentan.progress import use_bars
+
+        use_bars()
     try:
+        _check_root(args)
         return _run(args)
-    except (RuntimeError, ValueError, FileNotFoundError) as e:
-        # the library's errors name the file, row or setting at fault: that is the message
+    except KeyboardInterrupt:
+        print(f"rentan {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - every error becomes one line and a hint; -v shows the traceback
         if args.verbose:
             raise
-        print(f"rentan {args.command}: {e}", file=sys.stderr)
+        message, hint = explain(e, args)
+        print(f"rentan {args.command}: {message}", file=sys.stderr)
+        print(f"  hint: {hint} (rentan -v {args.command} ... shows the traceback)", file=sys.stderr)
         return 2
+
+
+# commands that need a data root already there (sample makes one; doctor says what is missing)
+_NEEDS_ROOT = ("ingest", "standardise", "identity", "review", "marts", "export", "query", "views", "summary")
+
+
+def _check_root(args) -> None:
+    from rentan.storage import remote_url
+
+    if args.command not in _NEEDS_ROOT or remote_url(args.data) is not None:
+        return
+    root = data_paths(args.data).root
+    if not root.is_dir():
+        where = "--data" if args.data else ("RENTAN_DATA" if os.environ.get("RENTAN_DATA") else "the default ./data")
+        raise Problem(f"no data root at {root} (from {where})",
+                      "point RENTAN_DATA (or --data) at the data root, or make one with `rentan sample`; "
+                      "`rentan doctor` checks the set-up")
+
+
+def explain(e: BaseException, args) -> tuple[str, str]:
+    """The one line an error deserves, and what to do about it."""
+    if isinstance(e, Problem):
+        return str(e), e.hint
+    kind = type(e).__module__.split(".")[0]
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if kind == "duckdb" or kind == "_duckdb":
+        name = type(e).__name__
+        lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+        first = " ".join(lines[:2]) if len(lines) > 1 and lines[1].startswith("Did you mean") else first
+        if name == "CatalogException":
+            from rentan.marts.names import MARTS
+
+            return first, ("the analysts' views are " + ", ".join(MARTS) + " (each also as <mart>_history), "
+                           "villages_missing, snapshots and dictionary; "
+                           "`rentan query \"from dictionary\"` lists every column")
+        if name in ("ParserException", "BinderException"):
+            return first, "check the SQL; `rentan query \"from dictionary where mart = 'coverage_regency'\"` lists a mart's columns"
+        return f"DuckDB: {first}", "check the SQL and the data root; `rentan doctor` checks the set-up"
+    if kind == "sqlalchemy":
+        try:
+            url = data_paths(args.data).ledger_url
+        except Exception:  # noqa: BLE001 - the hint must not fail in turn
+            url = "not set"
+        return (f"the ingestion ledger cannot be used ({type(e).__name__}: {first})",
+                f"check RENTAN_LEDGER_URL or the data root (ledger: {url}); `rentan doctor` checks it")
+    if isinstance(e, FileNotFoundError):
+        return first, "check the path, RENTAN_DATA (or --data) and RENTAN_CONFIG; `rentan doctor` checks the set-up"
+    if isinstance(e, PermissionError):
+        return first, "the data root must be writable by this user"
+    if isinstance(e, FileExistsError):
+        return first, "choose another data root (--data or RENTAN_DATA)"
+    if isinstance(e, OSError):
+        return f"{type(e).__name__}: {first}", "check the path, the disk and the permissions"
+    if isinstance(e, (RuntimeError, ValueError)):
+        # the library's errors name the file, row or setting at fault: that is the message, whole
+        return str(e).strip() or first, "`rentan doctor` checks the set-up"
+    return f"{type(e).__name__}: {first}", "an unexpected error: please report it with the traceback"
 
 
 def _run(args) -> int:

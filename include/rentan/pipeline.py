@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 LAYERS_LOADED = ("warehouse/bronze", "warehouse/silver", "warehouse/quarantine", "exports/desa", "gx")
 SILVER = ("warehouse/silver",)
 MARTS_READ = ("warehouse/silver", "warehouse/quarantine", "warehouse/_marts", "gx")
-MARTS_WRITE = ("warehouse/_marts", "gx")
+MARTS_WRITE = ("warehouse/_marts", "gx", "reports")
 
 
 def _ledger():

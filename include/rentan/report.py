@@ -119,7 +119,7 @@ def summary(paths: DataPaths) -> str:
     w(f"  silver      {paths.warehouse / 'silver'}/<source>/area=<area>/*.parquet")
     w(f"  quarantine  {paths.warehouse / 'quarantine'}/<source>/area=<area>/*.parquet")
     w(f"  fix-lists   {paths.exports / 'desa'}/<regency>/<village code>/daftar_perbaikan_*.xlsx")
-    w(f"  Data Docs   {paths.root / 'gx' / 'data_docs' / 'index.html'}")
+    w(f"  quality     {paths.root / 'reports' / 'quality'}/quality_<snapshot_date>.html (per night, offline)")
     w(f"  candidates  {paths.warehouse / 'silver' / 'enrolment_candidates'}/area=<regency>/candidates.parquet")
     w("  review      rentan review   (the pairs a person must decide on)")
     w(f"  marts       {paths.warehouse / 'marts'}/<mart>/snapshot_date=<date>/*.parquet")

@@ -5,6 +5,7 @@ Everything lives below one data root, ``RENTAN_DATA`` (default ``<repo>/data``):
 - ``landing/<source>/<area>/...``   received files, as they came (never modified)
 - ``warehouse/<layer>/<table>/``     Parquet: bronze, silver, quarantine, marts
 - ``exports/``                       packages for villages and BPJS branches
+- ``reports/quality/``               the night's data-quality report (HTML, offline)
 - ``truth/``                         the sample generator's ground truth (never read by the pipeline)
 - ``work/``                          work in progress; moved into place only when complete
 - ``ledger.sqlite``                  the ingestion ledger (``RENTAN_LEDGER_URL`` for any SQLAlchemy URL)

@@ -48,7 +48,7 @@ from rentan.settings import DataPaths
 log = logging.getLogger(__name__)
 
 # what lives on the store; work/ (scratch, DuckDB spill) always stays on local disk
-SYNCED = ("landing", "warehouse", "exports", "truth", "gx")
+SYNCED = ("landing", "warehouse", "exports", "truth", "gx", "reports")
 MARTS_DIR = "warehouse/_marts"
 POINTER = f"{MARTS_DIR}/CURRENT"
 # readers take these as "the rest is complete", so they go up after the files they describe

@@ -48,6 +48,7 @@ from rentan.fsutil import replace_dir
 from rentan.standardise import rules_version
 from rentan.standardise.reasons import REASONS
 from rentan.ingest.ledger import open_ledger
+from rentan.progress import track
 from rentan.settings import DataPaths, data_paths, snapshot_cutoff
 
 log = logging.getLogger(__name__)
@@ -250,9 +251,8 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
         con.register("received", now.received())
         con.register("replaced", now.replaced)
         nights = _completeness(con, paths, snapshot)
-        for b in config.branches.values():
-            if branches and b.slug not in branches:
-                continue
+        chosen = [b for b in config.branches.values() if not branches or b.slug in branches]
+        for b in track(chosen, f"export {snapshot}", "branch packages"):
             if b.slug in nights:
                 refused[b.slug] = nights[b.slug]
                 log.error("no package for branch %s, %s: its night is incomplete: %s", b.slug, snapshot, nights[b.slug])

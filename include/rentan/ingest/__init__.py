@@ -24,6 +24,7 @@ from rentan.ingest.fit import Misfiled, misfiled
 from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, IngestedFile, Ledger
 from rentan.ingest.readers import Table, UnreadableFile, read_table
 from rentan.masking import mask_digits
+from rentan.progress import track
 from rentan.settings import DataPaths, data_paths
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,9 @@ def ingest(
         landed = [i for i in discover(paths, config) if wanted(i)]
         # oldest first, so that of two identical deliveries the earlier one is loaded
         stats = {i.rel: i.path.stat() for i in landed}
-        for item in sorted(landed, key=lambda i: (stats[i.rel].st_mtime_ns, i.rel)):
+        what = "ingest unfiled files" if unfiled else "ingest " + (
+            ", ".join(f"{s}/{a}" for s in sources or ["*"] for a in areas or ["*"]) if sources or areas else "landing")
+        for item in track(sorted(landed, key=lambda i: (stats[i.rel].st_mtime_ns, i.rel)), what, "files"):
             report.files_seen += 1
             stat = stats[item.rel]
             sha = sha256_of(item.path)

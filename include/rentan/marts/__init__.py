@@ -4,7 +4,8 @@
 (:mod:`rentan.marts.build`), writes them to staging outside ``warehouse/marts``, audits them
 with the gold Great Expectations suites (``expectations/<mart>.gold.json``), and only then
 publishes them (:mod:`rentan.marts.publish`) and refreshes the analysts' database
-``warehouse/rentan.duckdb`` (:mod:`rentan.marts.views`). An audit failure publishes nothing and
+``warehouse/rentan.duckdb`` (:mod:`rentan.marts.views`), and writes the night's quality report
+(:mod:`rentan.quality_report`). An audit failure publishes nothing and
 names the mart, rule and count.
 """
 
@@ -17,17 +18,17 @@ import os
 import shutil
 from dataclasses import dataclass
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from rentan.config import Config, load_config
-from rentan.identity import connect
-from rentan.identity.keys import secret
-from rentan.marts import build, views
-from rentan.marts import publish as publishing
+from rentan.marts.names import MARTS
 from rentan.settings import DataPaths, data_paths, safe_name
 
+if TYPE_CHECKING:
+    from rentan.config import Config
+
+# the heavy imports (pandas, the identity stage) are made where they are used: importing
+# rentan.marts.views for a quick `rentan query` must not pay for them
 log = logging.getLogger(__name__)
-MARTS = build.MARTS
 
 
 class AuditFailed(RuntimeError):
@@ -48,6 +49,8 @@ class Failure:
 
 def audit(staging, snapshot: dt.date, gx_root) -> list[Failure]:
     """Every gold rule each staged mart breaks (none: it may be published)."""
+    import pandas as pd
+
     from rentan.standardise.validation import Validator
 
     validator = Validator(gx_root)
@@ -75,6 +78,12 @@ def _incomplete(staging) -> dict[str, str]:
 def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None,
          publish: bool = True, cutoff: dt.datetime | None = None) -> dict:
     """Build, audit and (unless ``publish`` is false: a dry run) publish the marts of ``snapshot``."""
+    from rentan.config import load_config
+    from rentan.identity import connect
+    from rentan.identity.keys import secret
+    from rentan.marts import build, views
+    from rentan.marts import publish as publishing
+
     paths = paths or data_paths()
     config = config or load_config()
     build_id = safe_name(load_id)[:80]
@@ -83,11 +92,13 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     staging = work / "staging"
     staging.mkdir(parents=True)
     con = connect(work)
+    log.info("marts %s: building %d marts in DuckDB", snapshot, len(MARTS))
     try:
         build.build(con, paths, config, snapshot, secret(), cutoff, load_id=load_id)
         counts = build.write(con, staging)
     finally:
         con.close()
+    log.info("marts %s: auditing them with the gold suites", snapshot)
     failures = audit(staging, snapshot, paths.root / "gx")
     if failures:
         raise AuditFailed(f"the marts of {snapshot} were not published; {len(failures)} gold rule(s) broken:\n  "
@@ -103,11 +114,15 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
         log.info("marts %s built and audited, not published (dry run): %s", snapshot, counts)
         return {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": False, "rows": counts,
                 "incomplete": incomplete}
+    log.info("marts %s: publishing", snapshot)
     version = publishing.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
     db = views.refresh(paths.warehouse)
     shutil.rmtree(work, ignore_errors=True)
+    from rentan import quality_report
+
+    quality = quality_report.write(paths, snapshot, load_id)
     report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": True,
-              "version": version.name, "rows": counts, "database": str(db),
+              "version": version.name, "rows": counts, "database": str(db), "quality_report": str(quality),
               "incomplete": incomplete}
     log.info("marts %s published: %s", snapshot, counts)
     return report

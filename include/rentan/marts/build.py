@@ -24,10 +24,9 @@ from rentan.config import Config
 from rentan.identity.keys import hmac_sql, hmac_sql_pads
 from rentan.ingest.ledger import Ledger, open_ledger
 from rentan.reference import villages as reference_villages
+from rentan.marts.names import MARTS
 from rentan.settings import IDENTITY_TABLES, DataPaths, snapshot_cutoff
 
-MARTS = ("coverage_village", "coverage_regency", "claims_monthly", "budget_village", "completeness",
-         "dim_village", "dim_person", "fact_enrolment", "fact_membership", "fact_claim")
 AGE_BAND = """case when {age} is null then 'unknown' when {age} < 25 then '<25' when {age} < 35 then '25-34'
                    when {age} < 45 then '35-44' when {age} < 55 then '45-54' when {age} < 65 then '55-64'
                    else '65+' end"""

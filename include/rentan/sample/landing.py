@@ -11,6 +11,7 @@ import pandas as pd
 import xlsxwriter
 
 from rentan.config import Config
+from rentan.progress import track
 from rentan.sample import budget as budget_mod
 from rentan.sample.people import date_parts
 from rentan.sample.submissions import file_columns
@@ -52,7 +53,7 @@ def write_submissions(rng: np.random.Generator, landing: Path, plan: pd.DataFram
     entries = []
     start = np.concatenate([[0], np.cumsum(plan["n_rows"].to_numpy())])
     date_fmt = np.array(DATE_CELL_FORMATS, dtype=object)[rng.integers(0, len(DATE_CELL_FORMATS), len(plan))]
-    for i, pr in plan.iterrows():
+    for i, pr in track(plan.iterrows(), "sample: village submissions", "villages", total=len(plan)):
         if pr["n_rows"] == 0 or pr["file_issue"]:
             continue
         header, cols = file_columns(pr, cells, int(start[i]), int(start[i + 1]))
@@ -150,7 +151,7 @@ def write_budget(rng: np.random.Generator, landing: Path, plan: pd.DataFrame, li
     l_code = np.full(len(lines), "", dtype=object)
     by_village = {code: idx for code, idx in lines.groupby("village_code").indices.items()}
     money = ["pagu_add", "anggaran_iuran", "realisasi"]
-    for i, v in villages.iterrows():
+    for i, v in track(villages.iterrows(), "sample: village budgets", "villages", total=len(villages)):
         if not present[i] or v["village_code"] not in by_village:
             continue
         idx = by_village[v["village_code"]]

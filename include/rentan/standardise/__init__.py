@@ -29,6 +29,7 @@ from rentan.config import Config, load_config
 from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile, SubmissionList
 from rentan.night import WIB, end_of_day
 from rentan.report import source_globs
+from rentan.progress import track
 from rentan.settings import DataPaths, data_paths
 from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
 from rentan.standardise.reasons import REASONS
@@ -81,7 +82,6 @@ class StandardiseReport:
     rows_quarantine: dict = field(default_factory=lambda: defaultdict(int))
     reasons: dict = field(default_factory=lambda: defaultdict(int))
     blocked: list[Blocked] = field(default_factory=list)
-    data_docs: str | None = None
     fix_lists: int = 0
 
     def as_dict(self) -> dict:
@@ -90,7 +90,7 @@ class StandardiseReport:
             "load_id": self.load_id, "rules_version": self.rules_version, "files": self.files,
             "rows_in": key(self.rows_in), "rows_silver": key(self.rows_silver),
             "rows_quarantine": key(self.rows_quarantine), "reasons": dict(sorted(self.reasons.items())),
-            "blocked": [b.message() for b in self.blocked], "data_docs": self.data_docs, "fix_lists": self.fix_lists,
+            "blocked": [b.message() for b in self.blocked], "fix_lists": self.fix_lists,
         }
 
 
@@ -168,11 +168,13 @@ def _silver_types(df: pd.DataFrame) -> pd.DataFrame:
 
 def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Context, validator: Validator,
                 load_id: str, report: StandardiseReport) -> tuple[list[StandardisedFile], list[SubmissionList]]:
+    log.info("standardise %s/%s: reading %d files from bronze", source, area, len(entries))
     flat = flatten(read_bronze([paths.root / e.bronze_path for e in entries]), source)
     rows = flat.rows
     std = STANDARDISERS[source](rows, flat.numeric, ctx)
     frame = pd.concat([rows[["row_id", *LINEAGE]], std], axis=1)
 
+    log.info("standardise %s/%s: validating %d rows with %s.silver", source, area, len(frame), source)
     checked = validator.validate(f"{source}.silver", area, frame)
     row_fail = _by_row(checked.of_level("row"), frame)
     warn = _by_row(checked.of_level("warning"), frame)
@@ -259,7 +261,7 @@ def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Co
     s_groups = dict(list(silver.groupby("file_sha256", sort=False)))
     q_groups = dict(list(q.groupby("file_sha256", sort=False)))
     s_schema, q_schema = arrow_schema(silver), arrow_schema(q)
-    for e in entries:
+    for e in track(entries, f"standardise {source}/{area}: writing silver and quarantine", "files"):
         s_df, q_df = s_groups.get(e.sha256), q_groups.get(e.sha256)
         _write_layer(paths, "silver", source, area, e.sha256, s_df, s_schema)
         _write_layer(paths, "quarantine", source, area, e.sha256, q_df, q_schema)
@@ -360,8 +362,6 @@ def standardise(
             raise ConservationError(
                 "row conservation broken (bronze != silver + quarantine) for files with sha256 "
                 + ", ".join(f"{sha[:12]} ({b} != {s} + {q})" for sha, b, s, q in broken))
-        if validator:
-            report.data_docs = str(validator.build_docs())
         submitted = sorted({area for source, area in pending if source == "submissions"})
         if submitted:
             from rentan.exports.desa import write_fix_lists

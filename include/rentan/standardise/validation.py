@@ -12,8 +12,9 @@ rules and their thresholds, nothing else does. Each expectation's ``meta`` says:
   order in the suite is the order reasons are reported in).
 
 One validation runs per source and area and suite (GX costs ~0.1 s a call, too much per file).
-Results are kept as JSON under ``<data>/gx/validations`` and rendered as Data Docs under
-``<data>/gx/data_docs``.
+Results are kept as JSON under ``<data>/gx/validations``; the night's readable account of them
+is ``rentan.quality_report`` (GX's Data Docs are not built: their pages load scripts and styles
+from the internet and are empty offline).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Outcome:
 
 
 class Validator:
-    """An ephemeral GX context whose results and Data Docs are written under ``gx_root``."""
+    """An ephemeral GX context whose results are written under ``gx_root``."""
 
     def __init__(self, gx_root: Path):
         _quiet_gx()
@@ -92,15 +93,7 @@ class Validator:
             store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
             analytics_enabled=False,
             progress_bars=ProgressBarsConfig(globally=False),
-            data_docs_sites={
-                "local": {
-                    "class_name": "SiteBuilder",
-                    "show_how_to_buttons": False,
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                      "base_directory": str(self.root / "data_docs")},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                }
-            },
+            data_docs_sites={},
         )
         cfg.stores["validation_results_store"] = {
             "class_name": "ValidationResultsStore",
@@ -175,10 +168,6 @@ class Validator:
                 desc += f" (could not run: {r.exception_info})"
             failed.append((meta.get("rule", r.expectation_config.type), desc, (r.result or {}).get("unexpected_count")))
         return failed
-
-    def build_docs(self) -> Path:
-        self.context.build_data_docs(site_names=["local"])
-        return self.root / "data_docs" / "index.html"
 
 
 def _raised(r) -> bool:
