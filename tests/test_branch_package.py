@@ -149,8 +149,8 @@ def test_enrolment_list_has_occupation_phone_and_text_niks(package):
 def test_every_sheet_of_the_package_is_set_up_to_print(package):
     folder = _folder(package)
     books = sorted(folder.glob("*.xlsx"))
-    assert [b.name for b in books] == [f"daftar_pendaftaran_lahat_{SNAPSHOT}.xlsx", f"pengecualian_lahat_{SNAPSHOT}.xlsx",
-                                       f"rekonsiliasi_desa_lahat_{SNAPSHOT}.xlsx"]
+    assert [b.name for b in books] == [f"daftar_pendaftaran_lahat_{SNAPSHOT}.xlsx", f"penarikan_lahat_{SNAPSHOT}.xlsx",
+                                       f"pengecualian_lahat_{SNAPSHOT}.xlsx", f"rekonsiliasi_desa_lahat_{SNAPSHOT}.xlsx"]
     for book in books:
         wb = openpyxl.load_workbook(book)
         assert len(wb.worksheets) == 2 and wb.sheetnames[1] == NOTES_SHEET, book.name

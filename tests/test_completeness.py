@@ -113,7 +113,7 @@ def test_a_corrected_resend_replaces_the_earlier_list(dagbag, data_root):
         old = next(lst for lst in ledger.submission_lists() if lst.file.endswith("usulan_kembang_ayun.xlsx"))
     assert (old.superseded_by, old.rows_replaced) == ("submissions/lahat/tsp/usulan_kembang_ayun_revisi.xlsx", 4)
     # Dedi's old row is no longer on the village's fix-list: it has no rejected row left
-    assert not list((data_root / "exports/desa/lahat").rglob("*.xlsx"))
+    assert not list((data_root / "exports/desa/lahat").rglob("daftar_perbaikan_*.xlsx"))
     # and the first night, as published then, keeps its own figures
     assert _mart(data_root, "coverage_village", first, f"village_code = '{b.KEMBANG_AYUN[2]}'")[0]["proposed"] == 4
 

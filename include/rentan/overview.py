@@ -142,7 +142,7 @@ def night(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> di
     quarantine, by reason and regency."""
     from sqlalchemy import select
 
-    from rentan.ingest.ledger import LOADED, FailedLoad, Ledger, StandardisedFile
+    from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile
 
     cutoff = snapshot_cutoff(snapshot)
     ledger = Ledger(paths.ledger_url)
@@ -150,9 +150,10 @@ def night(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> di
         entries = ledger.entries()
         failed, blocked = [], []
         if load_id:
+            # a load that failed, was killed or never started: still unfinished in the ledger
+            failed = [{"source": f.source, "area": f.area, "error": f.error or f"{f.state}, never finished"}
+                      for f in ledger.unfinished_loads(load_id)]
             with ledger.session() as s:
-                failed = [{"source": f.source, "area": f.area, "error": f.error}
-                          for f in s.scalars(select(FailedLoad).where(FailedLoad.load_id == load_id))]
                 blocked = [{"source": b.source, "area": b.area, "file": b.file, "reason": b.block_reason}
                            for b in s.scalars(select(StandardisedFile).where(
                                StandardisedFile.load_id == load_id, StandardisedFile.blocked.is_(True)))]

@@ -122,7 +122,7 @@ def render(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> s
     ledger = Ledger(paths.ledger_url)
     try:
         cutoff = snapshot_cutoff(snapshot)
-        shas = sorted(ledger.received_before(cutoff))
+        shas = sorted(ledger.current_files(cutoff))
         not_loaded = [e for e in ledger.entries() if e.status != LOADED
                       and (e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc))
                       < cutoff]

@@ -71,6 +71,8 @@ def _sha256(path) -> str:
 
 def _incomplete(staging) -> dict[str, str]:
     """Branch -> why its night is incomplete, for the branches whose night is."""
+    import pandas as pd
+
     frame = pd.read_parquet(staging / "completeness")
     return {r.branch: r.incomplete_reason for r in frame.itertuples() if not r.complete}
 
