@@ -21,7 +21,7 @@ import pandas as pd
 
 # Noise kinds by the field they change; formatting (titles, degrees, bin/binti, Muhammad) is what
 # normalised names drop, so it changes no field
-FIELD_OF = {"nik_substitution": "nik", "nik_transposition": "nik", "name_typo": "name",
+FIELD_OF = {"nik_substitution": "nik", "nik_transposition": "nik", "nik_of_another": "nik", "name_typo": "name",
             "name_token_dropped": "name", "name_token_added": "name", "old_spelling": "name",
             "birth_placeholder": "birth", "birth_day_month_swap": "birth"}
 AMBIGUOUS = ("a pair of look-alikes (namesakes, twins, siblings); two persons sharing one NIK; one person "

@@ -47,22 +47,24 @@ RECEIVED = dt.datetime(2025, 6, 2, 2, 0, tzinfo=dt.timezone.utc)
 # Kinds that need something to act on (a Muhammad to abbreviate, a second token to drop, a day and
 # month that can be swapped, a letter with an old spelling) are drawn among the records that have it.
 NOISE: dict[str, float] = {
-    "nik_substitution": 0.04,       # one digit typed wrong
+    "nik_substitution": 0.05,       # one digit typed wrong
     "nik_transposition": 0.03,      # two adjacent digits swapped
-    "name_typo": 0.04,              # a letter substituted, dropped, doubled or swapped
+    "name_typo": 0.05,              # a letter substituted, dropped, doubled or swapped
     "title": 0.04,                  # H., Hj., Drs., Ir., R., R.A., R.M., K.H. before the name
     "degree": 0.03,                 # S.Pd., S.E., S.H., A.Md. ... after it
     "bin_binti": 0.03,              # bin/binti and the father's name
     "muhammad_variant": 0.5,        # Moh., Muh., M., Muhamad, Mochammad ... (of names with Muhammad)
     "old_spelling": 0.03,           # oe for u, dj for j, tj for c, j for y, nj, sj, ch
-    "name_token_dropped": 0.03,     # one of two or more names left out
+    "name_token_dropped": 0.04,     # one of two or more names left out
     "name_token_added": 0.03,       # a second given name or a family name written too
-    "birth_placeholder": 0.03,      # 1 July, 31 December or the 15th instead of the real date
+    "birth_placeholder": 0.04,      # 1 July, 31 December or the 15th instead of the real date
     "birth_day_month_swap": 0.05,   # 05-08 for 08-05 (of dates whose day is 12 or less)
+    "nik_of_another": 0.05,         # a slip that lands on the NIK of the next person born that day
+                                    # there (of those who have one)
 }
 # Stated combinations, on top of the independent draws: a mistyped NIK together with a birth date
 # that differs from it, or with a name token dropped or added.
-COMBINED: dict[str, float] = {"nik_and_birth_date": 0.015, "nik_and_name_token": 0.015}
+COMBINED: dict[str, float] = {"nik_and_birth_date": 0.02, "nik_and_name_token": 0.02}
 # BPJS verifies NIKs with the civil registry: members carry formatting noise only, at this share per kind
 MEMBER_FORMAT_SHARE = 0.02
 MEMBER_FORMAT_KINDS = ("title", "degree", "bin_binti", "muhammad_variant", "old_spelling")
@@ -204,7 +206,8 @@ def _typo(rng: np.random.Generator, names: np.ndarray) -> np.ndarray:
     out = []
     for name, (a, b, c) in zip(names, rng.random((len(names), 3))):
         tokens = name.split(" ")
-        k = int(a * len(tokens))
+        first = 1 if tokens[0] == "MUHAMMAD" and len(tokens) > 1 else 0  # its forms are a kind of their own
+        k = first + int(a * (len(tokens) - first))
         t = tokens[k]
         i = int(b * len(t))
         op = int(c * 4)
@@ -229,8 +232,9 @@ def _old_spelling(rng: np.random.Generator, names: np.ndarray, keep_first: np.nd
     for name, keep, r in zip(names, keep_first, rng.random(len(names))):
         head, _, rest = name.partition(" ") if keep else ("", "", name)
         rules = [(new, old) for new, old in _OLD if new in rest]
-        new, old = rules[int(r * len(rules))]
-        rest = rest.replace(new, old, 1)
+        if rules:  # a name left without such a letter once a word was dropped stays as it is
+            new, old = rules[int(r * len(rules))]
+            rest = rest.replace(new, old, 1)
         out.append(f"{head} {rest}" if keep else rest)
     return np.array(out, dtype=object)
 
@@ -239,7 +243,8 @@ def _drop_token(rng: np.random.Generator, names: np.ndarray) -> np.ndarray:
     out = []
     for name, r in zip(names, rng.random(len(names))):
         tokens = name.split(" ")
-        k = len(tokens) - 1 if r < 0.6 else int(r * 10) % (len(tokens) - 1)
+        first = 1 if tokens[0] == "MUHAMMAD" else 0   # a Muhammad keeps it
+        k = len(tokens) - 1 if r < 0.6 else first + int(r * 10) % (len(tokens) - 1 - first)
         out.append(" ".join(tokens[:k] + tokens[k + 1:]))
     return np.array(out, dtype=object)
 
@@ -250,7 +255,11 @@ def _add_token(rng: np.random.Generator, names: np.ndarray, male: np.ndarray, po
     family = np.where(male, pools.surname_male[rng.integers(0, len(pools.surname_male), len(names))],
                       pools.surname_female[rng.integers(0, len(pools.surname_female), len(names))]).astype(object)
     at_end = rng.random(len(names)) < 0.7
-    return np.where(at_end, names + " " + family, given + " " + names)
+    muhammad = pd.Series(names).str.startswith("MUHAMMAD ").to_numpy()
+    # a second given name goes after Muhammad, not before it
+    front = np.where(muhammad, "MUHAMMAD " + given + pd.Series(names).str.slice(len("MUHAMMAD")).to_numpy(dtype=object),
+                     given + " " + names)
+    return np.where(at_end, names + " " + family, front)
 
 
 def _mistype_nik(rng: np.random.Generator, niks: np.ndarray, transpose: np.ndarray) -> np.ndarray:
@@ -303,11 +312,13 @@ def _noisy(rng: np.random.Generator, rec: pd.DataFrame, pools, member: bool) -> 
     kinds = [[] for _ in range(n)]
     y, m, d = date_parts(birth)
     muhammad = pd.Series(name).str.startswith("MUHAMMAD ").to_numpy()
-    several = pd.Series(name).str.contains(" ").to_numpy()
+    # a Muhammad keeps his Muhammad when a name is dropped: dropping it is a Muhammad variant of its own
+    several = (pd.Series(name).str.count(" ") >= np.where(muhammad, 2, 1)).to_numpy()
     old_ok = pd.Series(name).str.replace("^MUHAMMAD ", "", regex=True).str.contains("U|J|C|Y|KH", regex=True).to_numpy()
     swap_ok = (d <= 12) & (d != m)
+    mate = rec["mate_nik"].to_numpy(dtype=object)
     eligible = {"muhammad_variant": muhammad, "name_token_dropped": several, "old_spelling": old_ok,
-                "birth_day_month_swap": swap_ok}
+                "birth_day_month_swap": swap_ok, "nik_of_another": mate != ""}
     rates = {k: (MEMBER_FORMAT_SHARE if k != "muhammad_variant" else NOISE[k]) for k in MEMBER_FORMAT_KINDS} \
         if member else dict(NOISE)
     draw = {k: (rng.random(n) < r) & eligible.get(k, True) for k, r in rates.items()}
@@ -329,18 +340,23 @@ def _noisy(rng: np.random.Generator, rec: pd.DataFrame, pools, member: bool) -> 
                 kinds[i].append(combo)
         both = draw["nik_substitution"] & draw["nik_transposition"]
         draw["nik_substitution"] &= ~both
+        draw["nik_of_another"] &= ~draw["nik_substitution"] & ~draw["nik_transposition"]
         both = draw["birth_placeholder"] & draw["birth_day_month_swap"]
         draw["birth_placeholder"] &= ~both
         both = draw["name_token_dropped"] & draw["name_token_added"]
         draw["name_token_added"] &= ~both
 
-    # names: the spelling of the name itself first, then what is written around it
-    order = ("muhammad_variant", "old_spelling", "name_token_dropped", "name_token_added", "name_typo",
+    # names: the words first, then how they are spelt (Muhammad last: its forms are what normalising
+    # undoes at the start of a name), then what is written around them
+    order = ("name_token_dropped", "name_token_added", "old_spelling", "name_typo", "muhammad_variant",
              "bin_binti", "degree", "title")
     for k in order:
         sel = np.flatnonzero(draw.get(k, np.zeros(n, dtype=bool)))
+        if k == "muhammad_variant":  # of names that still start with it
+            sel = sel[pd.Series(name[sel], dtype=object).str.startswith("MUHAMMAD ").to_numpy(bool)]
         if not len(sel):
             continue
+        before = name[sel].copy()
         if k == "muhammad_variant":
             form = _MUHAMMAD[rng.integers(0, len(_MUHAMMAD), len(sel))]
             name[sel] = form + pd.Series(name[sel]).str.slice(len("MUHAMMAD")).to_numpy(dtype=object)
@@ -361,7 +377,7 @@ def _noisy(rng: np.random.Generator, rec: pd.DataFrame, pools, member: bool) -> 
             title = np.where(male[sel], _TITLES_MALE[rng.integers(0, len(_TITLES_MALE), len(sel))],
                              _TITLES_FEMALE[rng.integers(0, len(_TITLES_FEMALE), len(sel))])
             name[sel] = title + " " + name[sel]
-        for i in sel:
+        for i in sel[name[sel] != before]:   # a kind is recorded where it changed what was typed
             kinds[i].append(k)
     if not member:
         for k in ("nik_substitution", "nik_transposition"):
@@ -369,6 +385,10 @@ def _noisy(rng: np.random.Generator, rec: pd.DataFrame, pools, member: bool) -> 
             nik[sel] = _mistype_nik(rng, nik[sel], np.full(len(sel), k == "nik_transposition"))
             for i in sel:
                 kinds[i].append(k)
+        sel = np.flatnonzero(draw["nik_of_another"])
+        nik[sel] = mate[sel]
+        for i in sel:
+            kinds[i].append("nik_of_another")
         for k in ("birth_placeholder", "birth_day_month_swap"):
             sel = np.flatnonzero(draw[k])
             birth[sel] = _birth_noise(rng, birth[sel], np.full(len(sel), k == "birth_day_month_swap"))
@@ -433,6 +453,12 @@ def generate(root: str | Path, *, proposals: int, members: int, seed: int = DEFA
         "birth_date_days": people["birth"].to_numpy(), "sex": np.where(people["male"], "L", "P"),
         "nik_region_code": people["region"].to_numpy(dtype=object)}))
 
+    # the next person born the same day in the same district, whose NIK a slip can land on
+    stem = people["nik"].str[:12]
+    nxt = people["nik"].groupby(stem).shift(-1)
+    prev = people["nik"].groupby(stem).shift(1)
+    people["mate_nik"] = nxt.fillna(prev).fillna("").to_numpy(dtype=object)
+
     # who has which records: proposals (1-3) for the proposed, a membership for some of them and
     # for the member-only; a look-alike has one record, a proposal or a membership
     k = np.zeros(n, dtype=np.int64)
@@ -465,7 +491,8 @@ def generate(root: str | Path, *, proposals: int, members: int, seed: int = DEFA
                       "person_id": mem["person_id"].to_numpy(), "noise": mem_noise}),
     ], ignore_index=True)
     truth["lookalike"] = people["lookalike"].to_numpy(dtype=object)[truth["person_id"].to_numpy()]
-    pairs = _lookalike_pairs(people, truth)
+    typed = np.concatenate([sub["nik"].to_numpy(dtype=object), mem["nik"].to_numpy(dtype=object)])
+    pairs = _lookalike_pairs(people, truth, typed)
 
     files = pd.concat([sub_truth[["source_file", "file_sha256", "area"]].assign(source="submissions"),
                        mem_truth[["source_file", "file_sha256", "area"]].assign(source="membership")])
@@ -584,10 +611,17 @@ def _write_parts(folder: Path, frame: pd.DataFrame, area: np.ndarray, schema: pa
         pq.write_table(table.slice(a, b - a), target, compression="zstd")
 
 
-def _lookalike_pairs(people: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Every pair of records of a person and of their look-alike."""
+def _lookalike_pairs(people: pd.DataFrame, truth: pd.DataFrame, typed_nik: np.ndarray) -> pd.DataFrame:
+    """Every pair of records of a person and of their look-alike; and of a record that carries
+    another person's NIK with that person's records (kind ``same_nik``)."""
     la = people[people["lookalike_of"] >= 0][["person_id", "lookalike_of", "lookalike"]]
     recs = truth[["record_id", "person_id"]]
     a = la.merge(recs, on="person_id").rename(columns={"record_id": "record_a"})
     b = a.merge(recs.rename(columns={"person_id": "lookalike_of", "record_id": "record_b"}), on="lookalike_of")
-    return b[["record_a", "record_b", "lookalike"]].rename(columns={"lookalike": "kind"}).reset_index(drop=True)
+    looks = b[["record_a", "record_b", "lookalike"]].rename(columns={"lookalike": "kind"})
+    other = truth[truth["noise"].str.contains("nik_of_another")].assign(nik=typed_nik[
+        truth.index[truth["noise"].str.contains("nik_of_another")]])
+    owner = other.merge(people[["nik", "person_id"]].rename(columns={"person_id": "owner"}), on="nik")
+    same = owner.merge(recs.rename(columns={"person_id": "owner", "record_id": "record_b"}), on="owner")
+    same = same.rename(columns={"record_id": "record_a"})[["record_a", "record_b"]].assign(kind="same_nik")
+    return pd.concat([looks, same], ignore_index=True)
