@@ -31,6 +31,7 @@ import datetime as dt
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -106,19 +107,36 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
     return con.execute("select count(*) from records").fetchall()[0][0]
 
 
-def _match(con: duckdb.DuckDBPyConnection, model: Model, ledger: Ledger, snapshot: dt.date) -> tuple[pd.DataFrame, dict]:
+class _Clock:
+    """Seconds spent in each phase of a night, for the report."""
+
+    def __init__(self) -> None:
+        self.t, self.seconds = time.perf_counter(), {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0) + now - self.t, 2)
+        self.t = now
+
+
+def _match(con: duckdb.DuckDBPyConnection, model: Model, ledger: Ledger, snapshot: dt.date,
+           clock: _Clock) -> tuple[pd.DataFrame, dict]:
     """The pairs that matter (links, pairs to review, two persons under one NIK), with their record
     ids and pair ids, reviewers' verdicts applied; and the candidate pairs each blocking pass found.
     Records sharing a NIK are weighed first: where they are found to be two persons, the NIK tells
     nothing against either record's links to others."""
     verdicts = _decisions(ledger)
     features(con, snapshot.year)
+    clock.lap("features")
     nik_pairs(con)
     same = _with_ids(con, score_same_nik(con, model), verdicts)
     split = same["decision"].isin(["conflict", "reviewer_different"]).to_numpy(bool)
     mark_disputed(con, same[split])
+    clock.lap("same_nik")
     passes = candidate_pairs(con, model.max_block)
+    clock.lap("blocking")
     fuzzy = _with_ids(con, score_pairs(con, model), verdicts)
+    clock.lap("scoring")
     return pd.concat([same, fuzzy], ignore_index=True), passes
 
 
@@ -379,8 +397,10 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
     ledger = Ledger(paths.ledger_url)
     con = connect(work)
     out = paths.warehouse / "silver"
+    clock = _Clock()
     try:
         n_records = _load_records(con, paths, ledger, cutoff or snapshot_cutoff(snapshot))
+        clock.lap("load")
         if n_records == 0:
             # nothing had arrived by this snapshot: no outputs, rather than a later night's
             for table in IDENTITY_TABLES:
@@ -389,7 +409,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
             log.info("identity: nothing received by %s", snapshot)
             return {"load_id": load_id, "snapshot": snapshot.isoformat(), "records": 0}
         model = load_model()
-        pairs, passes = _match(con, model, ledger, snapshot)
+        pairs, passes = _match(con, model, ledger, snapshot, clock)
         same_nik = pairs["same_nik"].to_numpy(bool)
         links = pairs[~same_nik & pairs["decision"].isin(["link", "reviewer_same"]).to_numpy(bool)]
         conflicts = pairs[same_nik & pairs["decision"].isin(["conflict", "reviewer_different"]).to_numpy(bool)]
@@ -406,8 +426,10 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         review = pd.concat([pairs[~same_nik & (pairs["decision"] == "review").to_numpy(bool)], open_conflicts],
                            ignore_index=True)
         review = _still_open(con, review)
+        clock.lap("persons")
         _candidates(con, review, snapshot, config)
         queue = _review_queue(con, review, model)
+        clock.lap("candidates")
 
         # written under work, then moved into place: readers never see half a table
         stage = work / "out"
@@ -433,6 +455,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         stats = dict(con.execute("select status, count(*) from candidates group by 1 order by 1").fetchall())
         n_persons = con.execute("select count(distinct person_key) from keyed").fetchall()[0][0]
         n_over = con.execute("select count(*) filter (where over_quota) from candidates").fetchall()[0][0]
+        clock.lap("write")
     finally:
         con.close()
         ledger.dispose()
@@ -467,7 +490,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         "status": {k: int(v) for k, v in sorted(stats.items())}, "over_quota": int(n_over),
         "fuzzy_links": int((links["decision"] == "link").sum()), "review_pairs": int(len(queue)),
         "nik_conflicts": int(len(conflicts)), "nik_conflicts_explained": int(explained.sum()),
-        "candidate_pairs": passes, "rules_version": model.version,
+        "candidate_pairs": passes, "rules_version": model.version, "seconds": clock.seconds,
         "merge_ledger_lines": int(linked_lines),
     }
     log.info("identity %s: %s", load_id, report)

@@ -41,7 +41,7 @@ def measure(truth_dir: Path, clusters: pd.DataFrame | str, review: pd.DataFrame 
     """Pairwise figures of ``clusters`` (a frame, or a SQL relation, of record_id and cluster)."""
     con = duckdb.connect()
     try:
-        con.execute(f"create temp table truth as select * from '{(truth_dir / 'records.parquet').as_posix()}'")
+        con.execute(f"create temp table truth as select * from '{(truth_dir / 'records*.parquet').as_posix()}'")
         _clusters(con, clusters)
         missing = con.execute("select count(*) from truth left join clusters using (record_id) "
                               "where clusters.record_id is null").fetchall()[0][0]
@@ -68,7 +68,7 @@ def measure(truth_dir: Path, clusters: pd.DataFrame | str, review: pd.DataFrame 
         clean = con.execute("select count(*), count(*) filter (where linked) from true_pairs where len(kinds) = 0").fetchall()[0]
         look = con.execute(f"""
             select l.kind, count(*) as pairs, count(*) filter (where a.cluster = b.cluster) as merged
-            from '{(truth_dir / 'lookalikes.parquet').as_posix()}' l
+            from '{(truth_dir / 'lookalikes*.parquet').as_posix()}' l
             join t a on a.record_id = l.record_a join t b on b.record_id = l.record_b
             group by 1 order by 1""").fetchall()
         n_records = con.execute("select count(*) from t").fetchall()[0][0]
@@ -92,7 +92,7 @@ def _review(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, n_records: int
     """The queue's pairs by what they truly are."""
     con.register("review_in", review[["record_id_a", "record_id_b", "nik_a", "nik_b"]])
     field_of = ", ".join(f"('{k}', '{v}')" for k, v in FIELD_OF.items())
-    look = (truth_dir / "lookalikes.parquet").as_posix()
+    look = (truth_dir / "lookalikes*.parquet").as_posix()
     r = con.execute(f"""
         with fields(kind, field) as (values {field_of}),
         look as (select record_a, record_b from '{look}' union all select record_b, record_a from '{look}'),

@@ -47,7 +47,7 @@ def labelled_pairs(root: Path, model) -> pd.DataFrame:
         scored = pd.concat([same, score_pairs(con, model, keep_all=True)], ignore_index=True)
         person = con.execute(f"""
             select r.pos, t.person_id from records r
-            join '{(paths.truth / 'linkage' / 'records.parquet').as_posix()}' t using (record_id)
+            join '{(paths.truth / 'linkage' / 'records*.parquet').as_posix()}' t using (record_id)
             order by r.pos""").df()
     finally:
         con.close()

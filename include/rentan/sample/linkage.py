@@ -65,6 +65,7 @@ NOISE: dict[str, float] = {
 # Stated combinations, on top of the independent draws: a mistyped NIK together with a birth date
 # that differs from it, or with a name token dropped or added.
 COMBINED: dict[str, float] = {"nik_and_birth_date": 0.02, "nik_and_name_token": 0.02}
+_BIT = {k: 1 << i for i, k in enumerate([*NOISE, *COMBINED])}
 # BPJS verifies NIKs with the civil registry: members carry formatting noise only, at this share per kind
 MEMBER_FORMAT_SHARE = 0.02
 MEMBER_FORMAT_KINDS = ("title", "degree", "bin_binti", "muhammad_variant", "old_spelling")
@@ -309,7 +310,7 @@ def _noisy(rng: np.random.Generator, rec: pd.DataFrame, pools, member: bool) -> 
     nik = rec["nik"].to_numpy(dtype=object).copy()
     birth = rec["birth"].to_numpy().copy()
     male = rec["male"].to_numpy()
-    kinds = [[] for _ in range(n)]
+    kinds = np.zeros(n, dtype=np.int64)   # a bit per kind of ALL_KINDS
     y, m, d = date_parts(birth)
     muhammad = pd.Series(name).str.startswith("MUHAMMAD ").to_numpy()
     # a Muhammad keeps his Muhammad when a name is dropped: dropping it is a Muhammad variant of its own
@@ -336,8 +337,7 @@ def _noisy(rng: np.random.Generator, rec: pd.DataFrame, pools, member: bool) -> 
                 drop = pick & several & (rng.random(n) < 0.5)
                 draw["name_token_dropped"] |= drop
                 draw["name_token_added"] |= pick & ~drop & ~draw["name_token_dropped"]
-            for i in np.flatnonzero(pick):
-                kinds[i].append(combo)
+            kinds[pick] |= _BIT[combo]
         both = draw["nik_substitution"] & draw["nik_transposition"]
         draw["nik_substitution"] &= ~both
         draw["nik_of_another"] &= ~draw["nik_substitution"] & ~draw["nik_transposition"]
@@ -377,25 +377,23 @@ def _noisy(rng: np.random.Generator, rec: pd.DataFrame, pools, member: bool) -> 
             title = np.where(male[sel], _TITLES_MALE[rng.integers(0, len(_TITLES_MALE), len(sel))],
                              _TITLES_FEMALE[rng.integers(0, len(_TITLES_FEMALE), len(sel))])
             name[sel] = title + " " + name[sel]
-        for i in sel[name[sel] != before]:   # a kind is recorded where it changed what was typed
-            kinds[i].append(k)
+        kinds[sel[name[sel] != before]] |= _BIT[k]   # a kind is recorded where it changed what was typed
     if not member:
         for k in ("nik_substitution", "nik_transposition"):
             sel = np.flatnonzero(draw[k])
             nik[sel] = _mistype_nik(rng, nik[sel], np.full(len(sel), k == "nik_transposition"))
-            for i in sel:
-                kinds[i].append(k)
+            kinds[sel] |= _BIT[k]
         sel = np.flatnonzero(draw["nik_of_another"])
         nik[sel] = mate[sel]
-        for i in sel:
-            kinds[i].append("nik_of_another")
+        kinds[sel] |= _BIT["nik_of_another"]
         for k in ("birth_placeholder", "birth_day_month_swap"):
             sel = np.flatnonzero(draw[k])
             birth[sel] = _birth_noise(rng, birth[sel], np.full(len(sel), k == "birth_day_month_swap"))
-            for i in sel:
-                kinds[i].append(k)
+            kinds[sel] |= _BIT[k]
     out = rec.assign(name=name, nik=nik, birth=birth)
-    return out, np.array([",".join(sorted(k)) for k in kinds], dtype=object)
+    masks, inverse = np.unique(kinds, return_inverse=True)
+    words = np.array([",".join(sorted(k for k, b in _BIT.items() if m & b)) for m in masks], dtype=object)
+    return out, words[inverse]
 
 
 # ---- records ----
@@ -425,14 +423,35 @@ def _spread(rng: np.random.Generator, desa: pd.DataFrame, home: np.ndarray) -> n
 
 def generate(root: str | Path, *, proposals: int, members: int, seed: int = DEFAULT_SEED,
              provinces: tuple[str, ...] | None = None) -> dict:
-    """Write the benchmark's silver, ledger and truth under ``root``; a summary of what was drawn."""
-    from rentan.ingest.ledger import LOADED, IngestedFile, Ledger
+    """Write the benchmark's silver, ledger and truth under ``root``; a summary of what was drawn.
+
+    The records are drawn province by province (each province's share of the villages), so that
+    memory stays that of the largest province's: a person's records all lie in one province."""
     from rentan.settings import data_paths
 
-    rng = np.random.default_rng(seed)
     desa = reference_villages(desa_only=True)
     if provinces:
         desa = desa[desa["code"].str[:2].isin(provinces)].reset_index(drop=True)
+    paths = data_paths(root)
+    total: dict[str, int] = {}
+    kpj_base = person_base = 0
+    groups = sorted(desa["code"].str[:2].unique())
+    for i, prov in enumerate(groups):
+        part = desa[desa["code"].str[:2] == prov].reset_index(drop=True)
+        share = len(part) / len(desa)
+        got = _generate_part(paths, part, proposals=max(1, round(proposals * share)),
+                             members=max(1, round(members * share)), seed=np.random.default_rng([seed, i]),
+                             kpj_base=kpj_base, person_base=person_base, name=prov)
+        kpj_base += got["members"]
+        person_base += got["persons"]
+        for k, v in got.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def _generate_part(paths, desa: pd.DataFrame, *, proposals: int, members: int, seed: np.random.Generator,
+                   kpj_base: int, person_base: int, name: str) -> dict:
+    rng = seed
     looks = sum(LOOKALIKES.values())
     per = np.array(PROPOSALS_PER_PERSON)
     mean_proposals = float((per * np.arange(1, len(per) + 1)).sum())
@@ -448,7 +467,7 @@ def generate(root: str | Path, *, proposals: int, members: int, seed: int = DEFA
     people = pd.concat([people, extra], ignore_index=True)
     n_base = n_proposed + n_member_only
     n = len(people)
-    people["person_id"] = np.arange(n, dtype=np.int64)
+    people["person_id"] = np.arange(n, dtype=np.int64) + person_base
     people["nik"] = assign_niks(rng, pd.DataFrame({
         "birth_date_days": people["birth"].to_numpy(), "sex": np.where(people["male"], "L", "P"),
         "nik_region_code": people["region"].to_numpy(dtype=object)}))
@@ -480,39 +499,47 @@ def generate(root: str | Path, *, proposals: int, members: int, seed: int = DEFA
     mem = people[is_member].reset_index(drop=True)
     mem, mem_noise = _noisy(rng, mem, pools, member=True)
 
-    paths = data_paths(root)
     silver = paths.warehouse / "silver"
-    sub_truth = _write_submissions(rng, silver, sub, village, desa)
-    mem_truth = _write_members(rng, silver, mem, desa)
+    sub_truth = _write_submissions(rng, silver, sub, village, desa, name)
+    mem_truth = _write_members(rng, silver, mem, desa, kpj_base, name)
     truth = pd.concat([
         pd.DataFrame({"record_id": sub_truth["record_id"], "source": "submission",
                       "person_id": sub["person_id"].to_numpy(), "noise": sub_noise}),
         pd.DataFrame({"record_id": mem_truth["record_id"], "source": "membership",
                       "person_id": mem["person_id"].to_numpy(), "noise": mem_noise}),
     ], ignore_index=True)
-    truth["lookalike"] = people["lookalike"].to_numpy(dtype=object)[truth["person_id"].to_numpy()]
+    truth["lookalike"] = np.concatenate([sub["lookalike"].to_numpy(dtype=object), mem["lookalike"].to_numpy(dtype=object)])
     typed = np.concatenate([sub["nik"].to_numpy(dtype=object), mem["nik"].to_numpy(dtype=object)])
     pairs = _lookalike_pairs(people, truth, typed)
 
     files = pd.concat([sub_truth[["source_file", "file_sha256", "area"]].assign(source="submissions"),
                        mem_truth[["source_file", "file_sha256", "area"]].assign(source="membership")])
-    files = files.drop_duplicates("file_sha256")
+    _write_ledger(paths, files.drop_duplicates("file_sha256"))
+    out = paths.truth / "linkage"
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(truth, preserve_index=False), out / f"records-{name}.parquet")
+    pq.write_table(pa.Table.from_pandas(pairs, preserve_index=False), out / f"lookalikes-{name}.parquet")
+    return {"proposals": int(len(sub)), "members": int(len(mem)), "persons": int(n),
+            "files": int(files["file_sha256"].nunique()), "lookalike_pairs": int(len(pairs)),
+            "noisy_proposals": int((sub_noise != "").sum())}
+
+
+def _write_ledger(paths, files: pd.DataFrame) -> None:
+    """Every file loaded, received before the snapshot: one insert of all rows."""
+    from sqlalchemy import insert
+
+    from rentan.ingest.ledger import LOADED, IngestedFile, Ledger
+
     ledger = Ledger(paths.ledger_url)
     try:
         now = dt.datetime.now(dt.timezone.utc)
-        ledger.record_all([IngestedFile(load_id="linkage-benchmark", source=s, area=a, file=f, sha256=h,
-                                        size_bytes=0, received_at=RECEIVED, status=LOADED, ingested_at=now)
-                           for f, h, a, s in files[["source_file", "file_sha256", "area", "source"]].itertuples(
-                               index=False)])
+        rows = [{"load_id": "linkage-benchmark", "source": s, "area": a, "file": f, "sha256": h, "size_bytes": 0,
+                 "received_at": RECEIVED, "status": LOADED, "ingested_at": now}
+                for f, h, a, s in files[["source_file", "file_sha256", "area", "source"]].itertuples(index=False)]
+        with ledger.session() as s, s.begin():
+            s.execute(insert(IngestedFile), rows)
     finally:
         ledger.dispose()
-    out = paths.truth / "linkage"
-    out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(truth, preserve_index=False), out / "records.parquet")
-    pq.write_table(pa.Table.from_pandas(pairs, preserve_index=False), out / "lookalikes.parquet")
-    return {"proposals": int(len(sub)), "members": int(len(mem)), "persons": int(n),
-            "files": int(len(files)), "lookalike_pairs": int(len(pairs)),
-            "noisy_proposals": int((sub_noise != "").sum())}
 
 
 def _area_slugs() -> dict[str, str]:
@@ -523,7 +550,8 @@ def _area_slugs() -> dict[str, str]:
     return dict(zip(r["code"], slug + "-" + r["code"].str.replace(".", "", regex=False)))
 
 
-def _write_submissions(rng, silver: Path, sub: pd.DataFrame, village: np.ndarray, desa: pd.DataFrame) -> pd.DataFrame:
+def _write_submissions(rng, silver: Path, sub: pd.DataFrame, village: np.ndarray, desa: pd.DataFrame,
+                       part: str) -> pd.DataFrame:
     code = desa["code"].to_numpy(dtype=object)[village]
     order = np.lexsort((rng.random(len(sub)), code))
     inv = np.empty_like(order)
@@ -559,12 +587,12 @@ def _write_submissions(rng, silver: Path, sub: pd.DataFrame, village: np.ndarray
         "district_code": c.str[:8].to_numpy(dtype=object), "funding_source": "ADD", "year": 2025,
         "warnings": [[] for _ in range(len(c))],
     })
-    _write_parts(silver / "submissions", frame, area, SUB_SCHEMA)
+    _write_parts(silver / "submissions", frame, area, c.str[:8].to_numpy(dtype=object), SUB_SCHEMA)
     rid = ("usulan:" + pd.Series(shas).str[:16] + ":" + pd.Series(row_number).astype(str)).to_numpy(dtype=object)
     return pd.DataFrame({"record_id": rid[inv], "source_file": file[inv], "file_sha256": shas[inv], "area": area[inv]})
 
 
-def _write_members(rng, silver: Path, mem: pd.DataFrame, desa: pd.DataFrame) -> pd.DataFrame:
+def _write_members(rng, silver: Path, mem: pd.DataFrame, desa: pd.DataFrame, kpj_base: int, part: str) -> pd.DataFrame:
     n = len(mem)
     regency = desa["regency_code"].to_numpy(dtype=object)[mem["home"].to_numpy()]
     area = pd.Series(regency).map(_area_slugs()).to_numpy(dtype=object)
@@ -572,7 +600,7 @@ def _write_members(rng, silver: Path, mem: pd.DataFrame, desa: pd.DataFrame) -> 
     uniq, fidx = np.unique(file, return_inverse=True)
     shas = np.array([_sha("linkage", f) for f in uniq], dtype=object)[fidx]
     row_number = (pd.Series(file).groupby(file).cumcount().to_numpy() + 2).astype(np.int32)
-    kpj = (10_000_000_000 + rng.permutation(n)).astype(str).astype(object)
+    kpj = (10_000_000_000 + kpj_base + rng.permutation(n)).astype(str).astype(object)
     name = mem["name"].to_numpy(dtype=object)
     uniq_names, name_idx = np.unique(name, return_inverse=True)
     norm = normalise_name(pd.Series(uniq_names, dtype="string")).to_numpy(dtype=object)[name_idx]
@@ -588,25 +616,26 @@ def _write_members(rng, silver: Path, mem: pd.DataFrame, desa: pd.DataFrame) -> 
         "payer": np.where(segment == "PU", "PT SUMBER JAYA", "MANDIRI").astype(object),
         "payer_village_code": None,
     })
-    _write_parts(silver / "membership", frame, area, MEM_SCHEMA)
+    _write_parts(silver / "membership", frame, area, area, MEM_SCHEMA)
     return pd.DataFrame({"record_id": ("kpj:" + pd.Series(kpj)).to_numpy(dtype=object), "source_file": file,
                          "file_sha256": shas, "area": area})
 
 
-def _write_parts(folder: Path, frame: pd.DataFrame, area: np.ndarray, schema: pa.Schema) -> None:
-    """One Parquet file per received file, under area=<regency>/, as standardise writes them."""
+def _write_parts(folder: Path, frame: pd.DataFrame, area: np.ndarray, group: np.ndarray, schema: pa.Schema) -> None:
+    """Parquet files under area=<regency>/ in the columns standardise writes; one file per
+    ``group`` (a district's village lists, a regency's extract) rather than per received file, so
+    that a national benchmark is written in minutes: readers tell the lists apart by file_sha256."""
     no_warnings = pa.ListArray.from_arrays(pa.array(np.zeros(len(frame) + 1, dtype=np.int32)), pa.array([], pa.string()))
     table = pa.Table.from_pandas(frame, schema=pa.schema([f for f in schema if f.name != "warnings"]),
                                  preserve_index=False).append_column(schema.field("warnings"), no_warnings)
-    sha = frame["file_sha256"].to_numpy(dtype=object)
-    order = np.argsort(sha, kind="stable")
+    order = np.lexsort((frame["file_sha256"].to_numpy(dtype=object), np.asarray(group, dtype=object)))
     table = table.take(pa.array(order))
-    sha = sha[order]
-    area = area[order]
-    starts = np.flatnonzero(np.r_[True, sha[1:] != sha[:-1]])
-    ends = np.r_[starts[1:], len(sha)]
+    group = np.asarray(group, dtype=object)[order]
+    area = np.asarray(area, dtype=object)[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ends = np.r_[starts[1:], len(group)]
     for a, b in zip(starts, ends):
-        target = folder / f"area={area[a]}" / f"{sha[a][:32]}.parquet"
+        target = folder / f"area={area[a]}" / f"{_sha('group', group[a])[:32]}.parquet"
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table.slice(a, b - a), target, compression="zstd")
 
@@ -614,7 +643,8 @@ def _write_parts(folder: Path, frame: pd.DataFrame, area: np.ndarray, schema: pa
 def _lookalike_pairs(people: pd.DataFrame, truth: pd.DataFrame, typed_nik: np.ndarray) -> pd.DataFrame:
     """Every pair of records of a person and of their look-alike; and of a record that carries
     another person's NIK with that person's records (kind ``same_nik``)."""
-    la = people[people["lookalike_of"] >= 0][["person_id", "lookalike_of", "lookalike"]]
+    la = people[people["lookalike_of"] >= 0][["person_id", "lookalike_of", "lookalike"]].copy()
+    la["lookalike_of"] = people["person_id"].to_numpy()[la["lookalike_of"].to_numpy()]
     recs = truth[["record_id", "person_id"]]
     a = la.merge(recs, on="person_id").rename(columns={"record_id": "record_a"})
     b = a.merge(recs.rename(columns={"person_id": "lookalike_of", "record_id": "record_b"}), on="lookalike_of")
