@@ -27,19 +27,22 @@ separately, each with the NIK's anchor (``nik_pairs``), to catch two persons und
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pandas as pd
 
 from rentan.reference import districts
 
-# each pass: its key, and whether it needs the name's tokens one by one
+# each pass: its key over a record's dates (``dt``, its birth date and its NIK's), birth years
+# (``yr``) and name tokens (``tok``), whichever it names: one key per combination
 PASSES = {
-    "rd": ("hash(r, dt)", False),
-    "pdt": ("hash(left(r, 2), dt, tok)", True),
-    "qds": ("hash(substr(r, 3, 4), dt, s)", False),
-    "rsyt": ("hash(r, s, year(dt), tok)", True),
-    "nd": ("hash(name_key, dt)", False),
-    "nry": ("hash(name_key, left(r, 4), year(dt))", False),
+    "rd": "hash(r, dt)",
+    "pdt": "hash(left(r, 2), dt, tok)",
+    "qds": "hash(substr(r, 3, 4), dt, s)",
+    "rsyt": "hash(r, s, yr, tok)",
+    "nd": "hash(name_key, dt)",
+    "nry": "hash(name_key, left(r, 4), yr)",
 }
 
 
@@ -55,7 +58,8 @@ def features(con: duckdb.DuckDBPyConnection, snapshot_year: int) -> None:
             select pos, source, nik, coalesce(name_norm, '') as name, birth_date as bd, sex as sex_given,
                    replace(district_code, '.', '') as home,
                    left(nik, 6) as r, substr(nik, 7, 6) as d6, right(nik, 4) as s,
-                   substr(nik, 7, 2)::int as dd, substr(nik, 9, 2)::int as mm, substr(nik, 11, 2)::int as yy
+                   substr(nik, 7, 2)::int as dd, substr(nik, 9, 2)::int as mm, substr(nik, 11, 2)::int as yy,
+                   list_distinct(list_filter(string_split(coalesce(name_norm, ''), ' '), lambda t: t <> '')) as tokens
             from records
         )
         select pos, source, nik, name, bd, r, d6, s, home, false as disputed,
@@ -63,39 +67,43 @@ def features(con: duckdb.DuckDBPyConnection, snapshot_year: int) -> None:
                              mm, case when dd > 40 then dd - 40 else dd end)) as nd,
                case when dd > 40 then 'P' else 'L' end as nik_sex,
                coalesce(sex_given, case when dd > 40 then 'P' else 'L' end) as sex,
-               list_distinct(list_filter(string_split(name, ' '), lambda t: t <> '')) as tokens,
-               array_to_string(list_sort(list_distinct(list_filter(string_split(name, ' '), lambda t: t <> ''))), ' ')
-                   as name_key,
+               tokens, array_to_string(list_sort(tokens), ' ') as name_key,
                r in (select r from official_districts) as region_known
         from n""")
 
 
 def candidate_pairs(con: duckdb.DuckDBPyConnection, max_block: int) -> dict[str, int]:
     """Table ``pairs`` (pos_i < pos_j, records with different NIKs, and ``passes``: a bit per pass
-    that found the pair), one pass at a time so that only one pass's keys are held at once;
-    returns the pairs each pass found."""
+    that found the pair), one pass at a time so that only one pass's keys are held at once; a
+    pair whose NIKs are more than two keystrokes apart is kept only if the names' words are the
+    same (no weight of the model could link it otherwise). Returns the pairs each pass found."""
     con.execute("create or replace temp table found (pos_i bigint, pos_j bigint, pass utinyint)")
-    for i, (name, (key, by_token)) in enumerate(PASSES.items()):
-        tokens = ", unnest(case when len(tokens) = 0 then [''] else tokens end) as tok" if by_token else ""
-        con.execute(f"""
-            create or replace temp table k as
-            with dated as (
-                select pos, hash(nik) as nikh, r, s, name_key, tokens,
-                       unnest(list_distinct(list_filter([bd, nd], lambda x: x is not null))) as dt
-                from feat
-            ), expanded as (select pos, nikh, r, s, name_key, dt{tokens} from dated)
-            select distinct pos, nikh, {key} as key from expanded""")
+    con.execute("""
+        create or replace temp table bk as
+        select pos, hash(nik) as nikh, r, s, name_key,
+               list_distinct(list_filter([bd, nd], lambda x: x is not null)) as dates,
+               list_distinct(list_filter([year(bd), year(nd)], lambda x: x is not null)) as years,
+               case when len(tokens) = 0 then [''] else tokens end as tokens
+        from feat""")
+    for i, (name, key) in enumerate(PASSES.items()):
+        # each list the key names unnested in a layer of its own: every date with every token
+        rel = "bk"
+        for col, alias in (("dates", "dt"), ("years", "yr"), ("tokens", "tok")):
+            if re.search(rf"\b{alias}\b", key):
+                rel = f"(select *, unnest({col}) as {alias} from {rel})"
+        con.execute(f"create or replace temp table k as select pos, nikh, {key} as key from {rel}")
         con.execute(f"""
             insert into found
-            with k2 as (select k.* from k join (select key from k group by key
-                                                 having count(*) between 2 and {int(max_block)}) using (key))
-            select a.pos, b.pos, {i} from k2 a join k2 b on a.key = b.key and a.pos < b.pos
+            with big as (select key from k group by key having count(*) between 2 and {int(max_block)})
+            select a.pos, b.pos, {i} from k a join big using (key) join k b on a.key = b.key and a.pos < b.pos
             where a.nikh <> b.nikh""")
-    con.execute("drop table k")
+    con.execute("drop table k; drop table bk")
+    counts = con.execute("select pass, count(distinct (pos_i, pos_j)) from found group by 1").fetchall()
     con.execute("""
         create or replace table pairs as
-        select pos_i, pos_j, bit_or((1::integer << pass)::integer) as passes from found group by all""")
-    counts = con.execute("select pass, count(distinct (pos_i, pos_j)) from found group by 1").fetchall()
+        with d as (select pos_i, pos_j, bit_or((1::integer << pass)::integer) as passes from found group by all)
+        select d.* from d join feat a on a.pos = d.pos_i join feat b on b.pos = d.pos_j
+        where damerau_levenshtein(a.nik, b.nik) <= 2 or a.name_key = b.name_key""")
     con.execute("drop table found")
     names = list(PASSES)
     return {names[p]: int(n) for p, n in counts}
