@@ -95,7 +95,7 @@ def _review(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, n_records: int
     look = (truth_dir / "lookalikes*.parquet").as_posix()
     r = con.execute(f"""
         with fields(kind, field) as (values {field_of}),
-        look as (select record_a, record_b from '{look}' union all select record_b, record_a from '{look}'),
+        look as (select record_a, record_b from '{look}' union select record_b, record_a from '{look}'),
         r as (
             select r.*, a.person_id = b.person_id as same, l.record_a is not null as lookalike,
                    list_filter(string_split(a.noise, ',') || string_split(b.noise, ','), lambda x: x <> '') as kinds
