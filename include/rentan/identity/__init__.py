@@ -343,7 +343,8 @@ def _file_name(load_id: str) -> str:
     return safe_name(load_id) + ".parquet"
 
 
-def _merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str, target: Path) -> int:
+def _merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str, target: Path,
+                  rules_version: str) -> int:
     """Writes this night's merge-ledger file: each record first seen, or whose person changed since
     the latest earlier night. A rerun of the same night compares with the nights before it, so it
     writes the same lines again rather than nothing."""
@@ -362,11 +363,12 @@ def _merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str
         copy (
             select k.record_id, k.person_key, k.matched_by as method,
                    case when c.record_id is null then 'first seen' else 'person changed' end as reason,
-                   $load_id as load_id, $now::timestamptz as linked_at
+                   $load_id as load_id, $now::timestamptz as linked_at, $rules as rules_version
             from keyed k left join current_link c using (record_id)
             where c.person_key is distinct from k.person_key
             order by k.record_id
-        ) to '{target.as_posix()}' (format parquet, compression zstd)""", {"load_id": load_id, "now": now})
+        ) to '{target.as_posix()}' (format parquet, compression zstd)""",
+                {"load_id": load_id, "now": now, "rules": rules_version})
     return con.execute(f"select count(*) from '{target.as_posix()}'").fetchall()[0][0]
 
 
@@ -460,7 +462,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
                         to '{(stage / "record_persons.parquet").as_posix()}' (format parquet, compression zstd)""")
         pq.write_table(pa.Table.from_pandas(queue, preserve_index=False), stage / "review_queue.parquet",
                        compression="zstd")
-        linked_lines = _merge_ledger(con, paths, load_id, stage / "merge_ledger.parquet")
+        linked_lines = _merge_ledger(con, paths, load_id, stage / "merge_ledger.parquet", model.version)
         stats = dict(con.execute("select status, count(*) from candidates group by 1 order by 1").fetchall())
         n_persons = con.execute("select count(distinct person_key) from keyed").fetchall()[0][0]
         n_over = con.execute("select count(*) filter (where over_quota) from candidates").fetchall()[0][0]
