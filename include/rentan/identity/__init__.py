@@ -1,8 +1,10 @@
 """Identity and eligibility: one person, one record; nobody paid for twice ("tidak double").
 
 Every night, from all of silver: records (village proposals and BPJS TK members) are grouped
-into persons by NIK, and by fuzzy matching where a NIK was mistyped; each proposal then gets a
-status:
+into persons by NIK, and by fuzzy matching where a NIK was mistyped (blocking passes in
+``blocking``, Fellegi-Sunter comparisons in ``matching``, weights and thresholds in the model file
+``model.yaml``); records sharing a NIK whose other fields say they are two persons are kept apart
+and reviewed. Each proposal then gets a status:
 
 - ``duplicate``: the person is proposed elsewhere too and that proposal keeps them. The keeper is
   the proposal from the village in the district the NIK was issued in, else the earliest
