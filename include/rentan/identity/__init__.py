@@ -69,7 +69,9 @@ def connect(work: Path) -> duckdb.DuckDBPyConnection:
     spill.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"memory_limit": os.environ.get(MEMORY_ENV, "4GB"),
                                  "temp_directory": spill.as_posix()})
-    con.execute("set enable_progress_bar = false")
+    # every output is written in an explicit order: tables need not keep their rows' order, which
+    # lets DuckDB spill large builds instead of holding them
+    con.execute("set enable_progress_bar = false; set preserve_insertion_order = false")
     return con
 
 
