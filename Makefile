@@ -19,7 +19,7 @@ export RENTAN_UI_TIMEZONE ?= Asia/Jakarta
 DEMO_DATE ?= 2025-06-30
 SCALE ?= 1
 
-.PHONY: install demo ui test bench lock airflow-db clean-data
+.PHONY: install demo ui test bench splink-venv lock airflow-db clean-data
 
 install: $(VENV)/.installed
 
@@ -76,13 +76,23 @@ PYTEST_ARGS ?= -n auto --dist loadfile
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+# Splink, the peer identity is measured against, in a virtual environment of its own
+SPLINK_VENV ?= $(RENTAN_DATA)/bench/splink-venv
+
+bench: install $(SPLINK_VENV)/.installed
 	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
-	$(BIN)/python -m rentan.bench_identity $(IDENTITY_SIZES)
+	$(BIN)/python -m rentan.bench_identity --splink-python $(SPLINK_VENV)/bin/python $(IDENTITY_ARGS)
 	$(BIN)/python -m rentan.bench_storage $(STORAGE_FILES)
 	$(BIN)/python -m rentan.bench_cli
 
-IDENTITY_SIZES ?= 1000000 5000000
+# the linkage benchmark: ~1,000,000 records beside Splink, then national size (rentan alone)
+IDENTITY_ARGS ?= --compare 682000:320000 --national 8400000:20000000
+splink-venv: $(SPLINK_VENV)/.installed
+$(SPLINK_VENV)/.installed: requirements-splink.lock | install
+	@test -x $(SPLINK_VENV)/bin/python || $(PYTHON) -m venv $(SPLINK_VENV)
+	$(BIN)/uv pip install -q -p $(SPLINK_VENV)/bin/python --require-hashes -r requirements-splink.lock
+	@touch $@
+
 # files in the warehouse a task checks out from object storage (one per village: national scale)
 STORAGE_FILES ?= 84000
 
@@ -93,6 +103,7 @@ lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile requirements.in $(LOCK_ARGS) -o requirements.lock
 	$(BIN)/uv pip compile requirements-dev.in $(LOCK_ARGS) -o requirements-dev.lock
+	$(BIN)/uv pip compile requirements-splink.in $(LOCK_ARGS) -o requirements-splink.lock
 
 clean-data:
 	rm -rf $(RENTAN_DATA)

@@ -52,8 +52,10 @@ N_BPU_HERE = nik(4, 5, 83, 4)
 N_OLD = nik(5, 6, 55, 5)                      # born 1955: 70 on the snapshot
 N_MEMBER = nik(6, 7, 84, 6)                   # a lapsed member...
 N_MISTYPED = N_MEMBER[:-2] + N_MEMBER[-1] + N_MEMBER[-2]   # ...proposed with two digits swapped
-N_NAMESAKE = nik(7, 8, 85, 7)
-N_NAMESAKE_MEMBER = nik(7, 8, 85, 1234)       # same name and birth date, NIK three digits off
+N_NAMESAKE = nik(47, 8, 85, 7)                # a woman: day + 40
+N_NAMESAKE_MEMBER = nik(47, 8, 85, 8)         # same name and birth date, the next serial: a typo or a namesake
+N_FAR = nik(48, 9, 86, 9)                     # a member...
+N_FAR_PROPOSAL = nik(48, 9, 86, 4321)         # ...and a proposal of the same name and birth date, NIK four digits off
 
 
 @pytest.fixture
@@ -67,6 +69,9 @@ def night(data_root):
         proposal(5, N_OLD, "Karto Wiryo", "05-06-1955"),
         proposal(6, N_MISTYPED, "Dedi Kurniawan", "06-07-1984"),
         proposal(7, N_NAMESAKE, "Siti Aminah", "07-08-1985", sex="P"),
+        # a member's NIK typed for someone else altogether: two persons under one NIK
+        proposal(8, N_PU, "Yohanes Pattinama", "11-11-1991"),
+        proposal(9, N_FAR_PROPOSAL, "R.A. Sri Wahyuni", "08-09-1986", sex="P"),
     ] + [proposal(10 + i, nik(10 + i, 1, 90, 100 + i), f"Warga Baik {chr(65 + i)}", f"{10 + i}-01-1990")
          for i in range(6)]
     # no title rows: data starts on Excel row 2
@@ -83,7 +88,8 @@ def night(data_root):
         f"22222222222,{N_BPU_OTHER},RUDI HARTONO,03-04-1982,BPU,\"JKK, JKM\",01-01-2024,AKTIF,2025-05,PEMERINTAH DESA LAIN,{AWAY['code']}\n"
         f"33333333333,{N_BPU_HERE},JOKO SUSILO,04-05-1983,BPU,\"JKK, JKM\",01-01-2024,AKTIF,2025-05,PEMERINTAH DESA KEMBANG AYUN,{code}\n"
         f"44444444444,{N_MEMBER},DEDI KURNIAWAN,06-07-1984,BPU,\"JKK, JKM\",01-01-2020,NON AKTIF,2021-03,MANDIRI,\n"
-        f"55555555555,{N_NAMESAKE_MEMBER},SITI AMINAH,07-08-1985,PU,\"JKK, JKM, JHT, JP\",01-01-2020,AKTIF,2025-05,PT A,\n")
+        f"55555555555,{N_NAMESAKE_MEMBER},SITI AMINAH,07-08-1985,PU,\"JKK, JKM, JHT, JP\",01-01-2020,AKTIF,2025-05,PT A,\n"
+        f"66666666666,{N_FAR},SRI WAHYUNI,08-09-1986,PU,\"JKK, JKM, JHT, JP\",01-01-2020,AKTIF,2025-05,PT B,\n")
     delivered(land, DELIVERED)
     ingest(data_paths(data_root), load_id="n1")
     standardise(data_paths(data_root), load_id="n1", today=SNAPSHOT)
@@ -111,10 +117,21 @@ def test_each_proposal_gets_its_status(night, monkeypatch):
     # the mistyped NIK is the lapsed member: same person, may be proposed again
     assert (c[(h, 7)]["status"], c[(h, 7)]["matched_by"]) == ("eligible", "fuzzy")
     assert c[(h, 7)]["person_key"] == person_keys(pd.Series([N_MEMBER]), b"test-secret")[0]
-    # same name and birth date, NIK further off: a person must decide
-    assert c[(h, 8)]["status"] == "needs_review"
-    assert report["review_pairs"] == 1 and report["fuzzy_links"] == 1
-    assert {c[(h, r)]["status"] for r in range(9, 15)} == {"eligible"}
+    # same name and birth date, the next serial: a typo or a namesake, a person must decide; the
+    # pair waits with both records side by side, first in the queue (a proposal against an active member)
+    assert (c[(h, 8)]["status"], c[(h, 8)]["reason"]) == ("needs_review", "possible_same_person")
+    # another person under the PU member's NIK: not merged with them, reviewed
+    assert c[(h, 9)]["status"] == "needs_review" and c[(h, 9)]["person_key"] != c[(h, 3)]["person_key"]
+    assert c[(h, 3)]["status"] == "already_covered"
+    # the same name and birth date with a NIK four digits off is another person
+    assert c[(h, 10)]["status"] == "eligible"
+    assert report["review_pairs"] == 2 and report["fuzzy_links"] == 1 and report["nik_conflicts"] == 1
+    queue = pd.read_parquet(night / "warehouse/silver/review_queue/review_queue.parquet")
+    assert list(queue["reason_code"]) == ["possible_same_person", "same_nik_different_person"]
+    first = queue.iloc[0]
+    assert first["stake_rank"] == 1 and {first["name_a"], first["name_b"]} == {"Siti Aminah", "SITI AMINAH"}
+    assert "serial" in first["reason"] and "nomor urut" in first["alasan"]
+    assert {c[(h, r)]["status"] for r in range(11, 17)} == {"eligible"}
     assert not any(v["over_quota"] for v in c.values())
 
 
@@ -124,9 +141,9 @@ def test_quota_overflow_is_flagged_not_dropped(night):
         cfg.regencies["lahat"], quota_steps=(replace(cfg.regencies["lahat"].quota_steps[0], quota=5),))})
     resolve(data_paths(night), load_id="n1", snapshot=SNAPSHOT, config=small)
     home = [v for k, v in candidates(night).items() if k[0] == "usulan_home.xlsx" and v["status"] == "eligible"]
-    assert len(home) == 8
-    assert sorted(v["quota_rank"] for v in home) == list(range(1, 9))
-    assert [v["row_number"] for v in home if v["over_quota"]] == [12, 13, 14]  # the last three received
+    assert len(home) == 9
+    assert sorted(v["quota_rank"] for v in home) == list(range(1, 10))
+    assert [v["row_number"] for v in home if v["over_quota"]] == [13, 14, 15, 16]  # the last four received
 
 
 def test_same_night_twice_gives_identical_keys_and_outputs(night):
@@ -142,7 +159,7 @@ def test_same_night_twice_gives_identical_keys_and_outputs(night):
     first, linked = digest(), links()
     resolve(data_paths(night), load_id="n1-again", snapshot=SNAPSHOT)
     assert digest() == first
-    assert linked == 20 and links() == linked, "15 proposals and 5 members, each recorded once unless its person changes"
+    assert linked == 23 and links() == linked, "17 proposals and 6 members, each recorded once unless its person changes"
     # the same night again rewrites its own lines, not an empty file
     resolve(data_paths(night), load_id="n1-again", snapshot=SNAPSHOT)
     assert links() == linked
@@ -151,10 +168,16 @@ def test_same_night_twice_gives_identical_keys_and_outputs(night):
 def test_a_reviewers_decision_sticks(night):
     resolve(data_paths(night), load_id="n1", snapshot=SNAPSHOT)
     queue = pd.read_parquet(night / "warehouse/silver/review_queue/review_queue.parquet")
-    assert len(queue) == 1 and {queue.at[0, "source_a"], queue.at[0, "source_b"]} == {"membership", "submission"}
+    assert len(queue) == 2 and {queue.at[0, "source_a"], queue.at[0, "source_b"]} == {"membership", "submission"}
     decide(data_paths(night), queue.at[0, "pair_id"], same_person=False, by="petugas verifikasi")
+    # the two under one NIK are one person after all (a reviewer says so): merged
+    decide(data_paths(night), queue.at[1, "pair_id"], same_person=True, by="petugas verifikasi")
     resolve(data_paths(night), load_id="n2", snapshot=SNAPSHOT)
-    assert candidates(night)[("usulan_home.xlsx", 8)]["status"] == "eligible"
+    c = candidates(night)
+    assert c[("usulan_home.xlsx", 8)]["status"] == "eligible"
+    assert c[("usulan_home.xlsx", 9)]["person_key"] == c[("usulan_home.xlsx", 3)]["person_key"]
+    assert (c[("usulan_home.xlsx", 9)]["status"], c[("usulan_home.xlsx", 9)]["duplicate_of"]) == (
+        "duplicate", c[("usulan_home.xlsx", 3)]["record_id"])
     assert pd.read_parquet(night / "warehouse/silver/review_queue/review_queue.parquet").empty
 
 

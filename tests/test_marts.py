@@ -82,12 +82,14 @@ def full_night(night, extracts_not_required):
 def test_marts_equal_numbers_worked_out_by_hand(full_night):
     load(data_paths(full_night), load_id="n2", snapshot=SNAPSHOT)
     home = _one(full_night, "coverage_village", f"village_code = '{HOME_CODE}'")
-    # 13 + 1 proposals at home: PU member, BPU paid elsewhere, BPU paid here, a 70-year-old,
-    # a pair for review, and 8 eligible (6 plain, the mistyped NIK of a lapsed member, Siti Rahma)
+    # 15 + 1 proposals at home: PU member, BPU paid elsewhere, BPU paid here, a 70-year-old,
+    # two to review (a namesake's next serial, another person under the PU member's NIK), and 10
+    # eligible (6 plain, the one this village keeps of a pair, the mistyped NIK of a lapsed member,
+    # a namesake whose NIK is four digits off, Siti Rahma)
     assert {k: home[k] for k in ("proposed", "valid", "duplicates", "already_covered", "already_enrolled",
                                  "ineligible", "needs_review", "eligible", "over_quota")} == {
-        "proposed": 14, "valid": 14, "duplicates": 0, "already_covered": 2, "already_enrolled": 1,
-        "ineligible": 1, "needs_review": 1, "eligible": 9, "over_quota": 0}
+        "proposed": 16, "valid": 16, "duplicates": 0, "already_covered": 2, "already_enrolled": 1,
+        "ineligible": 1, "needs_review": 2, "eligible": 10, "over_quota": 0}
     # enrolled: the one BPU member this village pays; last paid 2025-05, so paid up on 30 June
     assert (home["quota"], home["enrolled"], home["active"], home["quota_met"], home["submitted"]) == (100, 1, 1, False, True)
     assert (home["village_word"], home["regency"]) == ("desa", "lahat")
@@ -95,9 +97,9 @@ def test_marts_equal_numbers_worked_out_by_hand(full_night):
     assert (away["proposed"], away["duplicates"], away["eligible"]) == (2, 1, 1)
 
     reg = _one(full_night, "coverage_regency", "regency = 'lahat'")
-    # four AKTIF members, all of the Lahat branch, which serves Lahat alone
-    assert (reg["active_participants"], reg["pu_active"], reg["bpu_active"]) == (4, 2, 2)
-    assert reg["coverage_pct"] == round(100 * 4 / 239_799, 2)
+    # five AKTIF members, all of the Lahat branch, which serves Lahat alone
+    assert (reg["active_participants"], reg["pu_active"], reg["bpu_active"]) == (5, 3, 2)
+    assert reg["coverage_pct"] == round(100 * 5 / 239_799, 2)
     assert (reg["villages"], reg["villages_submitted"], reg["vulnerable_quota"]) == (360, 2, 36_000)
 
     bud = _one(full_night, "budget_village", f"village_code = '{HOME_CODE}'")
@@ -131,7 +133,7 @@ def test_analysts_database_and_rerun_replaces_the_night(full_night):
     out = subprocess.run([sys.executable, "-m", "rentan.cli", "--data", str(full_night), "query", "--csv",
                           "select regency, active_participants from coverage_regency order by 1"],
                          capture_output=True, text=True, check=True).stdout
-    assert "lahat,4" in out.splitlines()
+    assert "lahat,5" in out.splitlines()
 
 
 def test_a_failed_audit_publishes_nothing(full_night, tmp_path, monkeypatch):
@@ -252,7 +254,7 @@ def test_branch_exports_cells_and_injection_guard(full_night):
 
     for name, f in manifest["files"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == f["sha256"], name
-    assert report["branches"]["lahat"][f"daftar_pendaftaran_lahat_{SNAPSHOT}.xlsx"] == 10
+    assert report["branches"]["lahat"][f"daftar_pendaftaran_lahat_{SNAPSHOT}.xlsx"] == 11
 
     ws = openpyxl.load_workbook(folder / f"daftar_pendaftaran_lahat_{SNAPSHOT}.xlsx").active
     rows = list(ws.iter_rows(values_only=False))
@@ -272,7 +274,7 @@ def test_branch_exports_cells_and_injection_guard(full_night):
     head = next(i for i, r in enumerate(values) if r[0] == "NIK")
     codes = sorted(r[values[head].index("KODE ALASAN")] for r in values[head + 1:])
     assert codes == ["active_pu", "age_limit", "bpu_paid_by_this_village", "double_funding",
-                     "duplicate_across_villages", "possible_same_person"]
+                     "duplicate_across_villages", "possible_same_person", "possible_same_person"]
     # the other branches serve other regencies: none of this night's people reach them
     for other in ("muara-enim", "lampung-tengah"):
         out = paths.exports / "bpjs" / other / SNAPSHOT.isoformat()

@@ -1,88 +1,45 @@
-"""``make bench-identity``: the identity stage alone at national sizes.
+"""``make bench``'s identity benchmark: the linkage benchmark (``rentan.sample.linkage``) beside Splink.
 
-Writes synthetic silver (N proposals from villages all over Indonesia and N BPJS members, with
-3% duplicate proposals and 1% mistyped NIKs of members), vectorised, then times ``resolve`` in a
-child process and reports its peak memory. Usage: ``python -m rentan.bench_identity 1000000 5000000``.
+``--compare P:M`` writes P proposals and M members (the provinces of South Sumatra and Lampung)
+and measures, on the same records and in the same run, rentan's identity stage (``resolve``, in
+a process of its own: wall time and peak memory) and Splink 5 on DuckDB (``rentan.bench_splink``,
+run with the Python of its own virtual environment, ``--splink-python``); Splink's clusters are
+taken at its best threshold against the ground truth, rentan's as they come. It prints one table
+of both, with recall per noise kind. ``--national P:M`` writes P proposals and M members over all
+of Indonesia and measures rentan alone. Usage:
+``python -m rentan.bench_identity --splink-python PY --compare 682000:320000 --national 8400000:20000000``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import shutil
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from rentan.bench import _measure
-from rentan.reference import villages
 
-CHUNK = 250_000
-
-
-def _names(rng: np.random.Generator, n: int) -> np.ndarray:
-    from faker import Faker
-
-    fake = Faker("id_ID")
-    fake.seed_instance(1)
-    first = np.array(sorted({fake.first_name().upper() for _ in range(3000)}))
-    last = np.array(sorted({fake.last_name().upper() for _ in range(3000)}))
-    return np.char.add(np.char.add(rng.choice(first, n), " "), rng.choice(last, n))
+# thresholds on Splink's match probability tried for its best F1 (its clusters at each)
+SPLINK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999)
+COMPARE_PROVINCES = ("16", "18")
+# DuckDB's memory limit for the national run, unless RENTAN_DUCKDB_MEMORY says otherwise: with the
+# default 4GB, 28 million records spill most of their set work to disk; 8GB keeps the whole process
+# within 12 GB
+NATIONAL_MEMORY = "8GB"
 
 
-def synthesise(root: Path, n: int, seed: int = 1) -> None:
-    rng = np.random.default_rng(seed)
-    desa = villages(desa_only=True)
-    n_people = int(n * 1.6)
-    home = rng.integers(0, len(desa), n_people)
-    region = desa["district_code"].str.replace(".", "", regex=False).to_numpy()[home]
-    birth = np.datetime64("1962-01-01") + rng.integers(0, 43 * 365, n_people).astype("timedelta64[D]")
-    female = rng.random(n_people) < 0.5
-    b = pd.to_datetime(birth)
-    day = b.day.to_numpy() + np.where(female, 40, 0)
-    serial = rng.integers(1, 10_000, n_people)
-    nik = (pd.Series(region) + pd.Series(day).map("{:02d}".format) + pd.Series(b.month).map("{:02d}".format)
-           + pd.Series(b.year % 100).map("{:02d}".format) + pd.Series(serial).map("{:04d}".format)).to_numpy()
-    names = _names(rng, n_people)
+def _generate(root: str, proposals: int, members: int, provinces: tuple[str, ...] | None) -> dict:
+    from rentan.sample.linkage import generate
 
-    # proposals: people 0..n-1, 3% of them proposed again by another village, 1% with two digits swapped
-    n_dup = int(n * 0.03)
-    who = np.arange(n - n_dup)
-    dup = rng.choice(len(who), n_dup, replace=False)
-    rows = np.concatenate([who, dup])
-    sub_nik = nik[rows].astype(object)
-    typo = rng.choice(len(rows), int(n * 0.01), replace=False)
-    sub_nik[typo] = [s[:14] + s[15] + s[14] for s in sub_nik[typo]]
-    vcode = desa["code"].to_numpy()[home[rows]]
-    vcode[len(who):] = desa["code"].to_numpy()[rng.integers(0, len(desa), len(rows) - len(who))]
-    subs = pd.DataFrame({
-        "source_file": [f"submissions/bench/file_{i // 100:06d}.xlsx" for i in range(len(rows))],
-        "row_number": (np.arange(len(rows)) % 100 + 2).astype("int32"),
-        "file_sha256": [f"{i // 100:064d}" for i in range(len(rows))],
-        "nik": sub_nik, "name": names[rows], "name_norm": names[rows], "birth_date": birth[rows],
-        "sex": np.where(female[rows], "P", "L"), "village_code": vcode,
-        "district_code": pd.Series(vcode).str[:8].to_numpy(), "regency_code": pd.Series(vcode).str[:5].to_numpy(),
-        "funding_source": "ADD",
-    })
-    # members: the mistyped ones (so their true NIK is known) and others, N in all
-    members = np.unique(np.concatenate([rows[typo], rng.choice(n_people, n, replace=False)]))[:n]
-    seg = rng.choice(np.array(["PU", "BPU"]), len(members), p=[0.8, 0.2])
-    mem = pd.DataFrame({
-        "kpj": pd.Series(np.arange(len(members)) + 10_000_000_000).astype(str).to_numpy(), "nik": nik[members],
-        "name": names[members], "name_norm": names[members], "birth_date": birth[members], "segment": seg,
-        "status": rng.choice(np.array(["AKTIF", "NON AKTIF"]), len(members), p=[0.7, 0.3]),
-        "payer": "PT X", "payer_village_code": None, "registered_on": np.datetime64("2020-01-01"),
-    })
-    for name, frame in (("submissions", subs), ("membership", mem)):
-        folder = root / "warehouse" / "silver" / name / "area=lahat"
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(0, len(frame), CHUNK):
-            pq.write_table(pa.Table.from_pandas(frame.iloc[i:i + CHUNK], preserve_index=False),
-                           folder / f"part-{i // CHUNK:04d}.parquet")
+    return generate(root, proposals=proposals, members=members, provinces=provinces)
 
 
 def _resolve(root: str) -> dict:
@@ -90,23 +47,141 @@ def _resolve(root: str) -> dict:
     from rentan.settings import data_paths
 
     r = resolve(data_paths(root), load_id="bench", snapshot=dt.date(2025, 6, 30))
-    return {k: r[k] for k in ("records", "persons", "fuzzy_links", "review_pairs")}
+    return {k: r[k] for k in ("records", "persons", "fuzzy_links", "review_pairs", "nik_conflicts",
+                              "candidate_pairs", "seconds")}
+
+
+def _rentan_quality(root: Path) -> dict:
+    from rentan.identity.evaluate import measure
+
+    silver = root / "warehouse" / "silver"
+    rp = pd.read_parquet(silver / "record_persons" / "record_persons.parquet", columns=["record_id", "person_key"])
+    queue = pd.read_parquet(silver / "review_queue" / "review_queue.parquet")
+    return measure(root / "truth" / "linkage", rp.rename(columns={"person_key": "cluster"}), queue)
+
+
+def _splink_quality(root: Path, out: Path) -> tuple[float, dict]:
+    """Splink's figures at the threshold that gives it its best F1."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from rentan.identity.evaluate import measure
+
+    pairs = pd.read_parquet(out / "pairs.parquet")
+    ids = pd.Index(pd.read_parquet(out / "records.parquet")["record_id"])
+    a, b = ids.get_indexer(pairs["unique_id_l"]), ids.get_indexer(pairs["unique_id_r"])
+    p = pairs["match_probability"].to_numpy()
+    best: tuple[float, dict] | None = None
+    for t in SPLINK_THRESHOLDS:
+        keep = p >= t
+        _, comp = connected_components(coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])),
+                                                  shape=(len(ids), len(ids))), directed=False)
+        m = measure(root / "truth" / "linkage", pd.DataFrame({"record_id": ids, "cluster": comp}))
+        if best is None or m["f1"] > best[1]["f1"]:
+            best = (t, m)
+    return best
+
+
+def _splink(python: str, root: Path, out: Path) -> dict:
+    t0 = time.perf_counter()
+    done = subprocess.run([python, str(Path(__file__).with_name("bench_splink.py")), str(root), str(out)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Splink failed:\n{done.stderr[-3000:]}")
+    report = json.loads((out / "report.json").read_text())
+    report["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    return report
+
+
+def _row(name: str, seconds: float, mb: float, m: dict, extra: str = "") -> str:
+    look = sum(v["merged"] for v in m["lookalikes_merged"].values()) / max(
+        sum(v["pairs"] for v in m["lookalikes_merged"].values()), 1)
+    return (f"| {name} | {seconds:,.1f} | {mb:,.0f} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | "
+            f"{look:.3f} | {extra} |")
+
+
+def compare(python: str, proposals: int, members: int, keep: bool = False) -> dict:
+    root = Path(tempfile.mkdtemp(prefix="rentan-bench-linkage-"))
+    try:
+        made = _measure(_generate, str(root), proposals, members, COMPARE_PROVINCES)
+        print(f"linkage benchmark: {made['result']} written in {made['seconds']} s", flush=True)
+        run = _measure(_resolve, str(root))
+        ours = _rentan_quality(root)
+        sp_out = root / "splink"
+        sp = _splink(python, root, sp_out)
+        threshold, theirs = _splink_quality(root, sp_out)
+        review = ours["review"]
+        print(f"\n{ours['records']:,} records ({proposals:,} proposals, {members:,} members asked), "
+              f"{ours['true_pairs']:,} true pairs\n")
+        print("| | wall s | peak MB | precision | recall | F1 | look-alike pairs merged | |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(_row("rentan identity", run["seconds"], run["peak_rss_mb"], ours,
+                   f"review queue {review['pairs']:,} pairs ({review['share_of_records']:.2%} of records), "
+                   f"{review['ambiguous_share']:.0%} truly ambiguous"))
+        print(_row(f"Splink {sp['splink']} (DuckDB {sp['duckdb']}), best threshold {threshold}",
+                   sp["wall_seconds"], sp["peak_rss_mb"], theirs, f"{sp['pairs_scored']:,} pairs scored"))
+        print(f"\nrentan is {sp['wall_seconds'] / run['seconds']:.1f}x faster than Splink in this run\n")
+        print("| noise kind | true pairs | rentan recall | Splink recall |")
+        print("|---|---|---|---|")
+        for kind, v in ours["recall_by_noise"].items():
+            print(f"| {kind} | {v['pairs']:,} | {v['recall']:.3f} | {theirs['recall_by_noise'][kind]['recall']:.3f} |")
+        print(f"| (no noise) | {ours['recall_clean_pairs']['pairs']:,} | {ours['recall_clean_pairs']['recall']:.3f} | "
+              f"{theirs['recall_clean_pairs']['recall']:.3f} |")
+        print("\n| look-alikes | pairs | rentan merged | Splink merged |")
+        print("|---|---|---|---|")
+        for kind, v in ours["lookalikes_merged"].items():
+            print(f"| {kind} | {v['pairs']:,} | {v['share']:.3f} | {theirs['lookalikes_merged'][kind]['share']:.3f} |")
+        print(f"\nrentan phases (s): {run['result']['seconds']}; candidate pairs per pass: "
+              f"{run['result']['candidate_pairs']}; Splink phases (s): {sp['timings']}", flush=True)
+        return {"rentan": {"run": run, "quality": ours}, "splink": {"run": sp, "threshold": threshold,
+                                                                    "quality": theirs}}
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def national(proposals: int, members: int, keep: bool = False) -> dict:
+    root = Path(tempfile.mkdtemp(prefix="rentan-bench-national-"))
+    os.environ.setdefault("RENTAN_DUCKDB_MEMORY", NATIONAL_MEMORY)
+    try:
+        made = _measure(_generate, str(root), proposals, members, None)
+        print(f"\nnational benchmark: {made['result']} written in {made['seconds']} s", flush=True)
+        run = _measure(_resolve, str(root))
+        ours = _rentan_quality(root)
+        review = ours["review"]
+        print(f"\n| national: {ours['records']:,} records | wall s | peak MB | precision | recall | F1 | "
+              f"look-alike pairs merged | |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(_row("rentan identity", run["seconds"], run["peak_rss_mb"], ours,
+                   f"review queue {review['pairs']:,} pairs ({review['share_of_records']:.2%} of records)"))
+        print(f"\nrentan phases (s): {run['result']['seconds']}, DuckDB memory limit "
+              f"{os.environ['RENTAN_DUCKDB_MEMORY']}", flush=True)
+        return {"run": run, "quality": ours}
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _size(text: str) -> tuple[int, int]:
+    p, m = text.split(":")
+    return int(p), int(m)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rentan-bench-identity", description=__doc__)
-    parser.add_argument("sizes", type=int, nargs="*", default=[1_000_000])
+    parser.add_argument("--splink-python", help="the Python of Splink's virtual environment")
+    parser.add_argument("--compare", type=_size, action="append", default=[], metavar="PROPOSALS:MEMBERS")
+    parser.add_argument("--national", type=_size, action="append", default=[], metavar="PROPOSALS:MEMBERS")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data roots")
     args = parser.parse_args(argv)
-    print(f"{'proposals':>10} {'members':>10} {'write s':>8} {'resolve s':>10} {'peak MB':>8}  result")
-    for n in args.sizes:
-        root = Path(tempfile.mkdtemp(prefix=f"rentan-bench-identity-{n}-"))
-        try:
-            made = _measure(synthesise, root, n)
-            run = _measure(_resolve, str(root))
-            print(f"{n:>10,} {n:>10,} {made['seconds']:>8} {run['seconds']:>10} {run['peak_rss_mb']:>8}  {run['result']}",
-                  flush=True)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+    # a key of its own, so that no run waits for Airflow to be asked for one
+    os.environ.setdefault("RENTAN_PERSON_KEY", "rentan-bench-key")
+    if args.compare and not args.splink_python:
+        parser.error("--compare needs --splink-python")
+    for p, m in args.compare:
+        compare(args.splink_python, p, m, args.keep)
+    for p, m in args.national:
+        national(p, m, args.keep)
     return 0
 
 

@@ -256,7 +256,10 @@ def review_queue(paths: DataPaths) -> dict:
     if queue.exists():
         con = duckdb.connect()
         try:
-            pairs = _rows(con, f"select * from read_parquet('{queue.as_posix()}') order by pair_id")
+            rel = con.sql(f"select * from read_parquet('{queue.as_posix()}')")
+            # by what is at stake (a proposal about to be enrolled first), where the queue says so
+            order = "stake_rank, pair_id" if "stake_rank" in rel.columns else "pair_id"
+            pairs = _rows(con, f"select * from read_parquet('{queue.as_posix()}') order by {order}")
         finally:
             con.close()
     ledger = Ledger(paths.ledger_url)

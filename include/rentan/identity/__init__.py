@@ -1,8 +1,10 @@
 """Identity and eligibility: one person, one record; nobody paid for twice ("tidak double").
 
 Every night, from all of silver: records (village proposals and BPJS TK members) are grouped
-into persons by NIK, and by fuzzy matching where a NIK was mistyped; each proposal then gets a
-status:
+into persons by NIK, and by fuzzy matching where a NIK was mistyped (blocking passes in
+``blocking``, Fellegi-Sunter comparisons in ``matching``, weights and thresholds in the model file
+``model.yaml``); records sharing a NIK whose other fields say they are two persons are kept apart
+and reviewed. Each proposal then gets a status:
 
 - ``duplicate``: the person is proposed elsewhere too and that proposal keeps them. The keeper is
   the proposal from the village in the district the NIK was issued in, else the earliest
@@ -30,7 +32,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import resource
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -44,8 +48,10 @@ from sqlalchemy import select
 
 from rentan import lists as village_lists
 from rentan.config import Config, load_config
+from rentan.identity.blocking import candidate_pairs, features, nik_pairs
 from rentan.identity.keys import hmac_sql, hmac_sql_pads, secret
-from rentan.identity.matching import MAX_BLOCK, pair_id, score_and_decide
+from rentan.identity.matching import mark_disputed, pair_id, reason, score_pairs, score_same_nik
+from rentan.identity.model import Model, load_model
 from rentan.fsutil import replace_dir
 from rentan.ingest.ledger import Ledger, ReviewDecision
 from rentan.settings import IDENTITY_TABLES, DataPaths, data_paths, safe_name, snapshot_cutoff
@@ -53,7 +59,6 @@ from rentan.settings import IDENTITY_TABLES, DataPaths, data_paths, safe_name, s
 log = logging.getLogger(__name__)
 
 MEMORY_ENV = "RENTAN_DUCKDB_MEMORY"
-SCORE_BATCH = 500_000
 SUB_COLUMNS = ("area", "source_file", "row_number", "file_sha256", "nik", "name", "name_norm", "birth_date",
                "sex", "village_code", "district_code", "regency_code", "funding_source")
 MEM_COLUMNS = ("area", "kpj", "nik", "name", "name_norm", "birth_date", "segment", "status", "payer_village_code",
@@ -66,6 +71,9 @@ def connect(work: Path) -> duckdb.DuckDBPyConnection:
     spill.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"memory_limit": os.environ.get(MEMORY_ENV, "4GB"),
                                  "temp_directory": spill.as_posix()})
+    # every output is written in an explicit order: tables need not keep their rows' order, which
+    # lets DuckDB spill large builds instead of holding them
+    con.execute("set enable_progress_bar = false; set preserve_insertion_order = false")
     return con
 
 
@@ -112,75 +120,104 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
     return con.execute("select count(*) from records").fetchall()[0][0]
 
 
-def _candidate_pairs(con: duckdb.DuckDBPyConnection) -> None:
-    """Table ``pairs``: records sharing a birth date and the first name token or the NIK's region,
-    in blocks of at most MAX_BLOCK (placeholder birth dates with common names are cut), whose NIKs
-    differ, and one of which at least is a village's proposal: two BPJS TK cards under two NIKs are
-    two people to BPJS, namesakes born the same day included. No all-pairs comparison."""
-    con.execute(f"""
-        create table pairs as
-        with keys as (
-            select pos, nik, source, birth_date as bd, 'n:' || split_part(name_norm, ' ', 1) as k
-            from records where birth_date is not null and name_norm is not null
-            union all
-            select pos, nik, source, birth_date, 'r:' || left(nik, 6) from records where birth_date is not null
-        ), sized as (
-            select *, count(*) over (partition by bd, k) as n from keys
-        ), blocked as (select * from sized where n between 2 and {MAX_BLOCK})
-        select distinct i.pos as pos_i, j.pos as pos_j
-        from blocked i join blocked j on i.bd = j.bd and i.k = j.k and i.pos < j.pos
-        where i.nik <> j.nik and (i.source = 'submission' or j.source = 'submission')""")
+class _Clock:
+    """Seconds spent in each phase of a night (wall, and CPU over all threads), for the report."""
+
+    def __init__(self) -> None:
+        self.t, self.c, self.seconds, self.cpu = time.perf_counter(), _cpu(), {}, {}
+
+    def lap(self, phase: str) -> None:
+        now, cpu = time.perf_counter(), _cpu()
+        self.seconds[phase] = round(self.seconds.get(phase, 0) + now - self.t, 2)
+        self.cpu[phase] = round(self.cpu.get(phase, 0) + cpu - self.c, 2)
+        self.t, self.c = now, cpu
 
 
-def _scored_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The pairs worth keeping (linked or to review), scored batch by batch so memory stays flat."""
-    reader = con.sql("""
-        select p.pos_i, p.pos_j, a.name_norm as name_i, b.name_norm as name_j, a.nik as nik_i, b.nik as nik_j,
-               a.record_id as record_i, b.record_id as record_j
-        from pairs p join records a on a.pos = p.pos_i join records b on b.pos = p.pos_j
-        order by p.pos_i, p.pos_j""").to_arrow_reader(SCORE_BATCH)
-    kept = []
-    for batch in reader:
-        frame = batch.to_pandas()
-        scored = score_and_decide(frame)
-        kept.append(scored[scored["decision"] != "none"])
-    pairs = pd.concat(kept, ignore_index=True) if kept else score_and_decide(pd.DataFrame(
-        columns=["pos_i", "pos_j", "name_i", "name_j", "nik_i", "nik_j", "record_i", "record_j"]))
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _match(con: duckdb.DuckDBPyConnection, model: Model, ledger: Ledger, snapshot: dt.date,
+           clock: _Clock) -> tuple[pd.DataFrame, dict]:
+    """The pairs that matter (links, pairs to review, two persons under one NIK), with their record
+    ids and pair ids, reviewers' verdicts applied; and the candidate pairs each blocking pass found.
+    Records sharing a NIK are weighed first: where they are found to be two persons, the NIK tells
+    nothing against either record's links to others."""
+    verdicts = _decisions(ledger)
+    features(con, snapshot.year)
+    clock.lap("features")
+    nik_pairs(con)
+    same = _with_ids(con, score_same_nik(con, model), verdicts)
+    split = same["decision"].isin(["conflict", "reviewer_different"]).to_numpy(bool)
+    mark_disputed(con, same[split])
+    clock.lap("same_nik")
+    passes = candidate_pairs(con, model.max_block)
+    clock.lap("blocking")
+    fuzzy = _with_ids(con, score_pairs(con, model), verdicts)
+    clock.lap("scoring")
+    return pd.concat([same, fuzzy], ignore_index=True), passes
+
+
+def _with_ids(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, verdicts: dict[str, bool]) -> pd.DataFrame:
+    """Pairs with their records' ids, their pair id, and the reviewers' verdicts applied."""
+    con.register("kept_pos", pd.DataFrame({"pos": np.unique(np.concatenate(
+        [pairs["pos_i"].to_numpy(np.int64), pairs["pos_j"].to_numpy(np.int64)]))}))
+    ids = con.execute("select pos, record_id from records join kept_pos using (pos)").df()
+    ids = pd.Series(ids["record_id"].to_numpy(object), index=ids["pos"].to_numpy())
+    pairs["record_i"] = pd.array(ids.reindex(pairs["pos_i"]).to_numpy(object), dtype="string")
+    pairs["record_j"] = pd.array(ids.reindex(pairs["pos_j"]).to_numpy(object), dtype="string")
     pairs["pair_id"] = pd.Series(dtype="string") if pairs.empty else pair_id(pairs["record_i"], pairs["record_j"])
+    verdict = pairs["pair_id"].map(verdicts)
+    pairs.loc[verdict.eq(True).fillna(False).to_numpy(bool), "decision"] = "reviewer_same"
+    pairs.loc[verdict.eq(False).fillna(False).to_numpy(bool), "decision"] = "reviewer_different"
     return pairs
 
 
-def _canonical_niks(con: duckdb.DuckDBPyConnection, links: pd.DataFrame) -> pd.DataFrame:
-    """(nik, canonical) for NIKs joined by links: each group takes the NIK BPJS knows if any, else
-    the most frequent, else the smallest. NIKs in no link are their own canonical NIK."""
-    niks = pd.Index(sorted(set(links["nik_i"]) | set(links["nik_j"])))
-    if niks.empty:
-        return pd.DataFrame({"nik": pd.Series(dtype="string"), "canonical": pd.Series(dtype="string")})
-    a, b = niks.get_indexer(links["nik_i"]), niks.get_indexer(links["nik_j"])
-    _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(niks), len(niks))),
+def _persons(con: duckdb.DuckDBPyConnection, links: pd.DataFrame, split: np.ndarray) -> None:
+    """Table ``tok``: each record's identity token (its NIK, or for a record split from the person
+    its NIK belongs to, the NIK and its record id) and the token of its person: linked tokens
+    form one person, which takes the token BPJS knows if any, else the most frequent, else the
+    smallest. Tokens in no link are their own person."""
+    con.register("split_pos", pd.DataFrame({"pos": np.unique(np.asarray(split, dtype=np.int64))}))
+    con.execute("""
+        create or replace table tok as
+        select r.pos, r.source,
+               case when s.pos is null then r.nik else r.nik || '#' || r.record_id end as token
+        from records r left join split_pos s using (pos)""")
+    con.register("link_pos", links[["pos_i", "pos_j"]])
+    edges = con.execute("""
+        select a.token as token_i, b.token as token_j
+        from link_pos l join tok a on a.pos = l.pos_i join tok b on b.pos = l.pos_j""").df()
+    tokens = pd.Index(sorted(set(edges["token_i"]) | set(edges["token_j"])))
+    if tokens.empty:
+        con.execute("create or replace table person_of (token varchar, canonical varchar)")
+        return
+    a, b = tokens.get_indexer(edges["token_i"]), tokens.get_indexer(edges["token_j"])
+    _, component = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(tokens), len(tokens))),
                                         directed=False)
-    con.register("linked_niks", pd.DataFrame({"nik": niks.astype(str), "component": component}))
-    return con.execute("""
+    con.register("linked_tokens", pd.DataFrame({"token": tokens.astype(str), "component": component}))
+    con.execute("""
+        create or replace table person_of as
         with stats as (
-            select l.nik, l.component, bool_or(r.source = 'membership') as in_bpjs, count(*) as n
-            from linked_niks l join records r using (nik) group by all)
-        select nik, first(nik) over (partition by component order by in_bpjs desc, n desc, nik) as canonical
-        from stats""").df()
+            select l.token, l.component, bool_or(t.source = 'membership') as in_bpjs, count(*) as n
+            from linked_tokens l join tok t using (token) group by all)
+        select token, first(token) over (partition by component order by in_bpjs desc, n desc, token) as canonical
+        from stats""")
 
 
-def _key_records(con: duckdb.DuckDBPyConnection, canonical: pd.DataFrame, links: pd.DataFrame, key: bytes) -> None:
-    """Table ``keyed``: records with their person key (HMAC of the canonical NIK, computed in SQL)
-    and how they were matched."""
+def _key_records(con: duckdb.DuckDBPyConnection, links: pd.DataFrame, key: bytes) -> None:
+    """Table ``keyed``: records with their person key (HMAC of their person's token, computed in
+    SQL: a NIK's key is the same every night) and how they were matched."""
     inner, outer = hmac_sql_pads(key)
-    con.register("canonical", canonical)
     con.register("fuzzy_pos", pd.DataFrame({"pos": np.unique(np.concatenate(
         [links["pos_i"].to_numpy(np.int64), links["pos_j"].to_numpy(np.int64)]))}))
     con.execute(f"""
-        create table keyed as
+        create or replace table keyed as
         select r.*,
-               {hmac_sql("coalesce(c.canonical, r.nik)")} as person_key,
+               {hmac_sql("coalesce(p.canonical, t.token)")} as person_key,
                case when f.pos is null then 'nik' else 'fuzzy' end as matched_by
-        from records r left join canonical c using (nik) left join fuzzy_pos f using (pos)""",
+        from records r join tok t using (pos) left join person_of p using (token) left join fuzzy_pos f using (pos)""",
                 {"inner": inner, "outer": outer})
 
 
@@ -273,22 +310,69 @@ def _candidates(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, snapshot: 
         from ranked""")
 
 
-def _review_queue(con: duckdb.DuckDBPyConnection, review: pd.DataFrame) -> pd.DataFrame:
-    cols = ["record_id", "source", "nik", "name", "birth_date", "village_code", "area"]
-    con.register("review_pairs", review[["pair_id", "name_score", "nik_distance", "pos_i", "pos_j"]])
+# what is at stake in a pair, most first: a proposal that would be enrolled unless the pair is one person
+_STAKES = (
+    (1, "a proposal to enrol, against an active member: double cover",
+     "usulan yang akan didaftarkan, dengan peserta aktif: kepesertaan ganda"),
+    (2, "a proposal to enrol, against another proposal: enrolled twice",
+     "usulan yang akan didaftarkan, dengan usulan lain: didaftarkan dua kali"),
+    (3, "a proposal to enrol, against a lapsed member", "usulan yang akan didaftarkan, dengan peserta tidak aktif"),
+    (4, "no proposal waiting on it", "tidak ada usulan yang menunggu"),
+)
+
+
+def _review_queue(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, model: Model) -> pd.DataFrame:
+    """Both records of each pair side by side, the reason in English and Indonesian, and what is at
+    stake; sorted by the stake, then the likeliest to be one person first."""
+    cols = ["record_id", "source", "nik", "name", "birth_date", "sex", "village_code", "area"]
+    frame = review[["pair_id", "pos_i", "pos_j", "same_nik", "weight", "name_score", "nik_distance"]].copy()
+    frame["reason_code"] = np.where(frame["same_nik"], "same_nik_different_person", "possible_same_person")
+    lv = review[["nik", "name", "birth_date", "sex"]].reset_index(drop=True)
+    frame["reason"] = reason(lv, model, "en").to_numpy(object)
+    frame["alasan"] = reason(lv, model, "id").to_numpy(object)
+    con.register("review_pairs", frame.drop(columns=["same_nik"]))
+    con.register("stakes", pd.DataFrame(_STAKES, columns=["stake_rank", "stake", "taruhan"]))
     a = ", ".join(f"a.{c} as {c}_a" for c in cols)
     b = ", ".join(f"b.{c} as {c}_b" for c in cols)
     return con.sql(f"""
-        select p.pair_id, p.name_score, p.nik_distance, {a}, {b}
-        from review_pairs p join records a on a.pos = p.pos_i join records b on b.pos = p.pos_j
-        order by p.pair_id""").to_arrow_table().to_pandas()
+        with side as (
+            select k.pos, k.source, c.status as proposal_status, k.status as member_status
+            from keyed k left join candidates c using (record_id)
+        ), ranked as (
+            select p.*,
+                   case when (sa.proposal_status = 'needs_review' and sb.member_status = 'AKTIF')
+                          or (sb.proposal_status = 'needs_review' and sa.member_status = 'AKTIF') then 1
+                        when (sa.proposal_status = 'needs_review' and sb.source = 'submission')
+                          or (sb.proposal_status = 'needs_review' and sa.source = 'submission') then 2
+                        when sa.proposal_status = 'needs_review' or sb.proposal_status = 'needs_review' then 3
+                        else 4 end as stake_rank,
+                   coalesce(sa.proposal_status, sa.member_status) as status_a,
+                   coalesce(sb.proposal_status, sb.member_status) as status_b
+            from review_pairs p join side sa on sa.pos = p.pos_i join side sb on sb.pos = p.pos_j
+        )
+        select p.pair_id, p.stake_rank, s.stake, s.taruhan, p.reason_code, p.reason, p.alasan,
+               round(p.weight, 2) as match_weight, round(pow(2, p.weight) / (1 + pow(2, p.weight)), 4) as match_probability,
+               p.name_score, p.nik_distance, {a}, p.status_a, {b}, p.status_b
+        from ranked p join stakes s using (stake_rank) join records a on a.pos = p.pos_i join records b on b.pos = p.pos_j
+        order by p.stake_rank, p.weight desc, p.pair_id""").to_arrow_table().to_pandas()
+
+
+def _still_open(con: duckdb.DuckDBPyConnection, review: pd.DataFrame) -> pd.DataFrame:
+    """The pairs to review, less those whose records the links have made one person anyway."""
+    con.register("review_in", review[["pos_i", "pos_j"]].reset_index())
+    moot = con.execute("""
+        select r.index from review_in r join keyed a on a.pos = r.pos_i join keyed b on b.pos = r.pos_j
+        where a.person_key = b.person_key""").df()["index"]
+    fuzzy_moot = review.index.isin(moot) & ~review["same_nik"].to_numpy(bool)
+    return review[~fuzzy_moot].reset_index(drop=True)
 
 
 def _file_name(load_id: str) -> str:
     return safe_name(load_id) + ".parquet"
 
 
-def _merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str, target: Path) -> int:
+def _merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str, target: Path,
+                  rules_version: str) -> int:
     """Writes this night's merge-ledger file: each record first seen, or whose person changed since
     the latest earlier night. A rerun of the same night compares with the nights before it, so it
     writes the same lines again rather than nothing."""
@@ -307,11 +391,12 @@ def _merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str
         copy (
             select k.record_id, k.person_key, k.matched_by as method,
                    case when c.record_id is null then 'first seen' else 'person changed' end as reason,
-                   $load_id as load_id, $now::timestamptz as linked_at
+                   $load_id as load_id, $now::timestamptz as linked_at, $rules as rules_version
             from keyed k left join current_link c using (record_id)
             where c.person_key is distinct from k.person_key
             order by k.record_id
-        ) to '{target.as_posix()}' (format parquet, compression zstd)""", {"load_id": load_id, "now": now})
+        ) to '{target.as_posix()}' (format parquet, compression zstd)""",
+                {"load_id": load_id, "now": now, "rules": rules_version})
     return con.execute(f"select count(*) from '{target.as_posix()}'").fetchall()[0][0]
 
 
@@ -349,8 +434,10 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
     ledger = Ledger(paths.ledger_url)
     con = connect(work)
     out = paths.warehouse / "silver"
+    clock = _Clock()
     try:
         n_records = _load_records(con, paths, ledger, cutoff or snapshot_cutoff(snapshot), config)
+        clock.lap("load")
         if n_records == 0:
             # nothing had arrived by this snapshot: no outputs, rather than a later night's
             for table in IDENTITY_TABLES:
@@ -358,18 +445,28 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
             shutil.rmtree(paths.identity_dir(snapshot), ignore_errors=True)
             log.info("identity: nothing received by %s", snapshot)
             return {"load_id": load_id, "snapshot": snapshot.isoformat(), "records": 0}
-        _candidate_pairs(con)
-        pairs = _scored_pairs(con)
-        decided = _decisions(ledger)
-        verdict = pairs["pair_id"].map(decided)
-        pairs.loc[verdict.eq(True).fillna(False).to_numpy(bool), "decision"] = "reviewer_same"
-        pairs.loc[verdict.eq(False).fillna(False).to_numpy(bool), "decision"] = "reviewer_different"
-        links = pairs[pairs["decision"].isin(["link", "reviewer_same"])]
-        review = pairs[pairs["decision"] == "review"]
-
-        _key_records(con, _canonical_niks(con, links), links, secret())
+        model = load_model()
+        pairs, passes = _match(con, model, ledger, snapshot, clock)
+        same_nik = pairs["same_nik"].to_numpy(bool)
+        links = pairs[~same_nik & pairs["decision"].isin(["link", "reviewer_same"]).to_numpy(bool)]
+        conflicts = pairs[same_nik & pairs["decision"].isin(["conflict", "reviewer_different"]).to_numpy(bool)]
+        # two persons under one NIK: one of them becomes a person of their own, the one linked to
+        # another person elsewhere if it is (a slip onto the NIK of someone born that day there), else
+        # the one that is not the NIK's anchor; a link elsewhere explains the conflict, no review needed
+        linked = np.union1d(links["pos_i"].to_numpy(np.int64), links["pos_j"].to_numpy(np.int64))
+        anchor_linked = np.isin(conflicts["pos_i"], linked) & ~np.isin(conflicts["pos_j"], linked)
+        split = np.where(anchor_linked, conflicts["pos_i"], conflicts["pos_j"])
+        explained = np.isin(split, linked)
+        _persons(con, links, split)
+        _key_records(con, links, secret())
+        open_conflicts = conflicts[(conflicts["decision"] == "conflict").to_numpy(bool) & ~explained]
+        review = pd.concat([pairs[~same_nik & (pairs["decision"] == "review").to_numpy(bool)], open_conflicts],
+                           ignore_index=True)
+        review = _still_open(con, review)
+        clock.lap("persons")
         _candidates(con, review, snapshot, config)
-        queue = _review_queue(con, review)
+        queue = _review_queue(con, review, model)
+        clock.lap("candidates")
 
         # written under work, then moved into place: readers never see half a table
         stage = work / "out"
@@ -380,10 +477,12 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
                                      arg_min(birth_date, pos) filter (where birth_date is not null) as birth_date
                               from keyed group by person_key order by person_key)
                         to '{(stage / "persons.parquet").as_posix()}' (format parquet, compression zstd)""")
-        # one file per regency: a partitioned COPY may split an area over one file per thread
+        # one file per regency: a partitioned COPY may split an area over one file per thread; the
+        # table sorted by area first, so that each area's copy reads its own row groups only
+        con.execute("create table candidates_by_area as select * from candidates order by area, record_id")
         for (area,) in con.execute("select distinct area from candidates order by 1").fetchall():
             (stage / "candidates" / f"area={area}").mkdir(parents=True)
-            con.execute(f"""copy (select * exclude (area) from candidates where area = $area order by record_id)
+            con.execute(f"""copy (select * exclude (area) from candidates_by_area where area = $area order by record_id)
                             to '{(stage / "candidates" / f"area={area}" / "candidates.parquet").as_posix()}'
                             (format parquet, compression zstd)""", {"area": area})
         # which person each record (proposal or membership) is tonight: what the marts join on
@@ -391,10 +490,11 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
                         to '{(stage / "record_persons.parquet").as_posix()}' (format parquet, compression zstd)""")
         pq.write_table(pa.Table.from_pandas(queue, preserve_index=False), stage / "review_queue.parquet",
                        compression="zstd")
-        linked_lines = _merge_ledger(con, paths, load_id, stage / "merge_ledger.parquet")
+        linked_lines = _merge_ledger(con, paths, load_id, stage / "merge_ledger.parquet", model.version)
         stats = dict(con.execute("select status, count(*) from candidates group by 1 order by 1").fetchall())
         n_persons = con.execute("select count(distinct person_key) from keyed").fetchall()[0][0]
         n_over = con.execute("select count(*) filter (where over_quota) from candidates").fetchall()[0][0]
+        clock.lap("write")
     finally:
         con.close()
         ledger.dispose()
@@ -428,6 +528,8 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         "persons": int(n_persons), "proposals": int(sum(stats.values())),
         "status": {k: int(v) for k, v in sorted(stats.items())}, "over_quota": int(n_over),
         "fuzzy_links": int((links["decision"] == "link").sum()), "review_pairs": int(len(queue)),
+        "nik_conflicts": int(len(conflicts)), "nik_conflicts_explained": int(explained.sum()),
+        "candidate_pairs": passes, "rules_version": model.version, "seconds": clock.seconds, "cpu_seconds": clock.cpu,
         "merge_ledger_lines": int(linked_lines),
     }
     log.info("identity %s: %s", load_id, report)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-# Titles written before a name: hajj, academic and religious
-_PREFIX_TITLES = r"^(?:(?:H|HJ|HAJI|HAJJAH|HJH|DRS|DRA|DR|IR|PROF|KH|K\.H|USTADZ|UST|TGK|TUAN)\.?\s+)+"
+# Titles written before a name: hajj, academic and religious; and Javanese nobility abbreviated (R.,
+# R.A., R.M., RA., RM., RR.), only with its dot: a bare R may be an initial, and Raden a given name
+_PREFIX_TITLES = (r"^(?:(?:H|HJ|HAJI|HAJJAH|HJH|DRS|DRA|DR|DRG|IR|PROF|KH|K\.H|USTADZ|UST|TGK|TUAN)\.?\s+"
+                  r"|R\.\s?(?:[AM]\.\s?)?|R[AMR]\.\s?)+")
 # Degrees written after a name, with or without a comma: S.Pd., S.E, A.Md., M.Pd.I ...
 _DEGREE = (
     r"(?:,\s*|\s+)(?:S|M|A|D[1-4])\.?\s?(?:PD\.?I|PD|E|H|HI|KOM|AG|IP|T|SOS|KM|KEP|MD|FARM|P|PSI|SI|AN|KED|HUT|IK|STP|TR|KES|SN|IKOM|GZ)\.?"
