@@ -99,17 +99,29 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
         where s.nik is not null"""]
     mem = paths.parquet_glob("silver", "membership")
     if mem is not None:  # a night before any branch extract arrived still has proposals to decide on
+        # extracts arrive again every month and overlap: a member is their latest row. Chosen on
+        # the keys alone (a national extract has tens of millions of rows: sorting every column
+        # of them would not fit), then joined back to the row's other columns.
+        con.execute(f"""
+            create temp table latest_member as
+            select kpj, arg_max({{'f': m.file_sha256, 'r': m.row_number}}, (r.received_at, m.file_sha256, m.row_number))
+                          as at
+            from read_parquet('{mem}', hive_partitioning = true, union_by_name = true) m
+            join received r using (file_sha256)
+            where m.nik is not null and m.kpj is not null
+            group by kpj""")
         parts.append(f"""
         select 'membership' as source, 'kpj:' || m.kpj as record_id, {", ".join("m." + c for c in MEM_COLUMNS)}
         from read_parquet('{mem}', hive_partitioning = true, union_by_name = true) m
-        join received r using (file_sha256)
-        where m.nik is not null and m.kpj is not null
-        -- extracts arrive again every month and overlap: a member is their latest row
-        qualify row_number() over (partition by m.kpj order by r.received_at desc, m.file_sha256 desc) = 1""")
-    con.execute(f"""
+        join latest_member l on l.at.f = m.file_sha256 and l.at.r = m.row_number""")
+    con.execute(f"create temp table unnumbered as {' union all by name '.join(parts)}")
+    # numbered in a stable order, the sort on the keys alone
+    con.execute("""
         create table records as
-        select (row_number() over (order by source, record_id) - 1)::bigint as pos, *
-        from ({" union all by name ".join(parts)})""")
+        select o.pos, u.* from unnumbered u
+        join (select source, record_id, (row_number() over (order by source, record_id) - 1)::bigint as pos
+              from unnumbered) o using (source, record_id)""")
+    con.execute("drop table unnumbered")
     for c in ("kpj", "segment", "status", "payer_village_code", "payer_kind"):
         if c not in [r[0] for r in con.execute("describe records").fetchall()]:
             con.execute(f"alter table records add column {c} varchar")
