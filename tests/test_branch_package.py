@@ -37,16 +37,26 @@ FULL_HEADER = ["NO", "NIK", "NAMA", "TEMPAT LAHIR", "TANGGAL LAHIR", "JENIS KELA
 DEFAULT_HEADERS = ["NO", "NIK", "NAMA", "TEMPAT LAHIR", "TANGGAL LAHIR", "JENIS KELAMIN", "PEKERJAAN", "ALAMAT",
                    "RT/RW", "NO HP", "KODE DESA", "DESA", "KECAMATAN", "SUMBER DANA", "PROGRAM",
                    "UPAH DILAPORKAN (RP)", "IURAN JKK (RP)", "IURAN JKM (RP)", "IURAN PER BULAN (RP)"]
+N_MARTS = 11  # the marts test's night to enrol: 10 eligible at home, the one the away village keeps
 N_VALID = 60
 N_AWAY = 60  # a second village's list, so the enrolment list runs over more than one printed page
 LOAD_ID = "n3"
+# people told apart by their names as well as their NIK and birth date: a list of one name with
+# numbers after it would be, to identity, one person typed many times
+FIRST = ["Agus", "Bambang", "Cahya", "Dedi", "Eko", "Fajar", "Gilang", "Hendra", "Indra", "Joko", "Kurnia", "Lukman"]
+LAST = ["Saputra", "Wibowo", "Hidayat", "Nugroho", "Siregar", "Pratama", "Kusuma", "Halim", "Ramadhan", "Utomo"]
+
+
+def _name(i: int, offset: int = 0) -> str:
+    j = i + offset
+    return f"{FIRST[j % len(FIRST)]} {LAST[j // len(FIRST) % len(LAST)]}"
 
 
 def _valid(i: int) -> list:
     day, month = 1 + i % 28, 1 + i // 28
     # half the phones typed into a numeric cell, which drops the leading 0
     phone = 81234567000 + i if i % 2 == 0 else f"0812-3456-7{i:03d}"
-    return [i + 1, nik(day, month, 86, 500 + i), f"Pekerja Lengkap {i}", "Lahat", f"{day:02d}-{month:02d}-1986", "L",
+    return [i + 1, nik(day, month, 86, 500 + i), _name(i), "Lahat", f"{day:02d}-{month:02d}-1986", "L",
             "Petani" if i % 3 else "Pedagang", f"Dusun {i % 4 + 1}", "001/002", phone, HOME["name"],
             HOME["district_name"], "ADD"]
 
@@ -54,7 +64,7 @@ def _valid(i: int) -> list:
 def _away(i: int) -> list:
     day, month = 1 + i % 28, 1 + i // 28
     region = AWAY["district_code"].replace(".", "")
-    return [i + 1, nik(day, month, 88, 600 + i, region), f"Warga Seberang {i}", "Lahat", f"{day:02d}-{month:02d}-1988",
+    return [i + 1, nik(day, month, 88, 600 + i, region), _name(i, N_VALID), "Lahat", f"{day:02d}-{month:02d}-1988",
             "P", "Petani", "Dusun 1", "002/003", "081300000000", AWAY["name"], AWAY["district_name"], "ADD"]
 
 
@@ -124,9 +134,9 @@ def test_enrolment_list_has_occupation_phone_and_text_niks(package):
     config = load_config()
     assert header == DEFAULT_HEADERS == [c.header for c in enrolment_columns(config.branches["lahat"], config)]
     by_name = {r[header.index("NAMA")]: dict(zip(header, r)) for r in rows}
-    assert len(rows) == 10 + N_VALID + N_AWAY, "the marts test's 10 and the good rows of the two full forms"
+    assert len(rows) == N_MARTS + N_VALID + N_AWAY, "the marts test's 11 and the good rows of the two full forms"
     for i in range(N_VALID):
-        r = by_name[f"Pekerja Lengkap {i}"]
+        r = by_name[_name(i)]
         assert r["PEKERJAAN"] == ("PETANI" if i % 3 else "PEDAGANG")
         assert r["NO HP"] == f"0812345670{i:02d}", "the leading 0 a numeric cell dropped is back"
         assert (r["ALAMAT"], r["RT/RW"], r["TEMPAT LAHIR"], r["KODE DESA"], r["DESA"]) == (
@@ -228,7 +238,7 @@ def test_a_branch_lays_out_its_enrolment_list_as_its_own_upload_sheet(package, t
     path = _folder(package) / f"daftar_pendaftaran_lahat_{SNAPSHOT}.xlsx"
     header, rows = sheet_rows(path)
     assert header == ["NOMOR KTP", "NAMA LENGKAP", "TGL LAHIR", "HP", "KABUPATEN", "IURAN (RP)"]
-    assert len(rows) == 10 + N_VALID + N_AWAY and {r[4] for r in rows} == {"Kabupaten Lahat"} and {r[5] for r in rows} == {16_800}
+    assert len(rows) == N_MARTS + N_VALID + N_AWAY and {r[4] for r in rows} == {"Kabupaten Lahat"} and {r[5] for r in rows} == {16_800}
     assert _notes(path)["Kolom NOMOR KTP"].startswith("Nomor Induk Kependudukan")
 
     raw["branches"]["lahat"]["enrolment_list"].append({"field": "golongan_darah", "header": "GOL DARAH"})

@@ -110,7 +110,10 @@ def test_make_demo_prints_the_nights_true_figures(demo):
     out, root = demo
     truth = _truth(root)
     assert f"The night of {NIGHT}" in out
-    nights = {line.split()[1]: line for line in out.splitlines() if line.startswith("  branch ")}
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"The night of {NIGHT}"))
+    section = lines[at + 1:lines.index("", at)]
+    nights = {line.split()[1]: line for line in section if line.startswith("  branch ")}
     assert set(nights) == set(load_config().branches) and all("complete" in v and "INCOMPLETE" not in v
                                                                for v in nights.values()), nights
     coverage = _table(out, "Coverage per regency")

@@ -25,8 +25,8 @@ DELIVERED = dt.datetime(2025, 6, 2, 9, tzinfo=dt.timezone.utc).timestamp()
 LAHAT = villages(["16.04"], desa_only=True)
 VILLAGE = LAHAT[LAHAT["code"] == "16.04.01.2001"].iloc[0]   # Kembang Ayun, Kecamatan Tanjungsakti Pumu
 PEOPLE = [  # NIK, name, birth date, sex, occupation, phone
-    ("1604011708750001", "Budi Santoso", dt.datetime(1975, 8, 17), "L", "Petani", "081234567890"),
-    ("1604015203800002", "Siti Aminah", dt.datetime(1980, 3, 12), "P", "Pedagang", "085267001122"),
+    ("1604011708750001", "Rudi Hartono", dt.datetime(1975, 8, 17), "L", "Petani", "081234567890"),
+    ("1604015203800002", "Sri Wahyuni", dt.datetime(1980, 3, 12), "P", "Pedagang", "085267001122"),
     ("1604010101900003", "Joko Widodo", "01-01-1990", "L", "Tukang", "0813-7000-1234"),  # date typed as text
 ]
 

@@ -110,8 +110,13 @@ def _load_records(con: duckdb.DuckDBPyConnection, paths: DataPaths, ledger: Ledg
             join received r using (file_sha256)
             where m.nik is not null and m.kpj is not null
             group by kpj""")
+        # an extract standardised by an earlier version may lack a later column: it reads as null
+        have = {r[0] for r in con.execute(
+            f"describe select * from read_parquet('{mem}', hive_partitioning = true, union_by_name = true)"
+        ).fetchall()}
+        mem_cols = ", ".join(f"m.{c}" if c in have else f"null::varchar as {c}" for c in MEM_COLUMNS)
         parts.append(f"""
-        select 'membership' as source, 'kpj:' || m.kpj as record_id, {", ".join("m." + c for c in MEM_COLUMNS)}
+        select 'membership' as source, 'kpj:' || m.kpj as record_id, {mem_cols}
         from read_parquet('{mem}', hive_partitioning = true, union_by_name = true) m
         join latest_member l on l.at.f = m.file_sha256 and l.at.r = m.row_number""")
     con.execute(f"create temp table unnumbered as {' union all by name '.join(parts)}")

@@ -93,6 +93,8 @@ _OLD = (("U", "OE"), ("J", "DJ"), ("C", "TJ"), ("Y", "J"), ("NY", "NJ"), ("SY", 
 _VOWELS = "AIUEO"
 _LETTERS = "ABCDEFGHIJKLMNOPRSTUWY"
 
+# standardise writes its lists as Parquet's standard three-level LIST, whose item field is "element"
+WARNINGS = pa.list_(pa.field("element", pa.string()))
 SUB_SCHEMA = pa.schema([
     ("load_id", pa.string()), ("source_file", pa.string()), ("sheet", pa.string()), ("row_number", pa.int32()),
     ("file_sha256", pa.string()), ("regency_code", pa.string()), ("nik", pa.string()),
@@ -101,14 +103,14 @@ SUB_SCHEMA = pa.schema([
     ("sex", pa.string()), ("sex_given", pa.string()), ("occupation", pa.string()), ("address", pa.string()),
     ("rt_rw", pa.string()), ("phone", pa.string()), ("village_given", pa.string()), ("district_given", pa.string()),
     ("village_code", pa.string()), ("village_match", pa.string()), ("district_code", pa.string()),
-    ("funding_source", pa.string()), ("year", pa.int64()), ("warnings", pa.list_(pa.string())),
+    ("funding_source", pa.string()), ("year", pa.int64()), ("warnings", WARNINGS),
 ])
 MEM_SCHEMA = pa.schema([
     ("load_id", pa.string()), ("source_file", pa.string()), ("sheet", pa.string()), ("row_number", pa.int32()),
     ("file_sha256", pa.string()), ("kpj", pa.string()), ("nik", pa.string()), ("name", pa.string()),
     ("name_norm", pa.string()), ("birth_date", pa.date32()), ("segment", pa.string()), ("programmes", pa.string()),
     ("registered_on", pa.date32()), ("status", pa.string()), ("last_paid_month", pa.date32()), ("payer", pa.string()),
-    ("payer_village_code", pa.string()), ("warnings", pa.list_(pa.string())),
+    ("payer_kind", pa.string()), ("payer_village_code", pa.string()), ("warnings", WARNINGS),
 ])
 
 
@@ -614,7 +616,7 @@ def _write_members(rng, silver: Path, mem: pd.DataFrame, desa: pd.DataFrame, kpj
         "registered_on": np.datetime64("2020-01-01", "D"), "status": status,
         "last_paid_month": np.datetime64("2025-05-01", "D"),
         "payer": np.where(segment == "PU", "PT SUMBER JAYA", "MANDIRI").astype(object),
-        "payer_village_code": None,
+        "payer_kind": np.where(segment == "PU", "other", "self").astype(object), "payer_village_code": None,
     })
     _write_parts(silver / "membership", frame, area, area, MEM_SCHEMA)
     return pd.DataFrame({"record_id": ("kpj:" + pd.Series(kpj)).to_numpy(dtype=object), "source_file": file,
