@@ -125,6 +125,16 @@ def generate_reports(root: str | Path, seed: int = 20250530, config: Config | No
         path.parent.mkdir(parents=True, exist_ok=True)
         members.to_csv(path, index=False)
         _touch(path)
+        # the reports give no claims, but a branch's night is complete only with its claims extract
+        # too: each branch sends one, holding a single JKK claim of its first active member
+        first = members.iloc[0]
+        claims = pd.DataFrame({"NO KLAIM": [f"K-{branch.upper()}-0001"], "KPJ": [first["KPJ"]], "NIK": [first["NIK"]],
+                               "JENIS KLAIM": ["JKK"], "TGL KEJADIAN": ["10-04-2025"], "TGL BAYAR": ["05-05-2025"],
+                               "NOMINAL": ["1500000"], "PENERIMA": [first["NAMA"]]})
+        path = land / "claims" / branch / f"klaim_{branch}_{SNAPSHOT:%Y%m%d}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        claims.to_csv(path, index=False)
+        _touch(path)
 
     plans = {"pali": (PALI_VILLAGES, None)} | {k: v for k, v in OTHER_PROPOSALS.items()}
     for slug, (n_villages, per) in plans.items():
