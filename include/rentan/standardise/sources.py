@@ -76,7 +76,7 @@ def money(raw: pd.Series) -> pd.DataFrame:
     idx = raw.index
     t = (raw.astype("string").str.upper().str.replace(_FORMAT_CHARS, "", regex=True)
          .str.replace(r"RP\.?|IDR|\s", "", regex=True))
-    negative = t.str.fullmatch(r"[\-\u2212].*\d.*|\(.*\d.*\)").fillna(False)
+    negative = t.str.fullmatch(r"[\-\u2212].+|\(.+\)").fillna(False)
     t = t.where(~negative, t.str.replace(r"^[\-\u2212]|^\(|\)$", "", regex=True))
     dotted = t.str.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?").fillna(False)
     commaed = t.str.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?").fillna(False)
