@@ -73,10 +73,16 @@ _ALERT_EMAIL = os.environ.get("RENTAN_ALERT_EMAIL")  # an environment setting, n
     start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Jakarta"),
     catchup=False,
     max_active_runs=1,  # nights build on each other's ledger; a backfill runs its dates one by one
+    # a night that has not ended by the next evening's extracts is stopped, so it cannot hold
+    # every later night behind it (one active run)
+    dagrun_timeout=dt.timedelta(hours=20),
     tags=["rentan", "bpjs-tk", "nightly"],
     default_args={
         "owner": "rentan-data",
         "retries": 2,
+        # the default sample's whole night takes minutes; a task still running after hours is stuck
+        # on something (a stalled mount, a lock), and a timed-out load counts as not loaded
+        "execution_timeout": dt.timedelta(hours=float(os.environ.get("RENTAN_TASK_TIMEOUT_HOURS", "4"))),
         # an environment setting, not I/O: test runs shorten it so a failure shows at once
         "retry_delay": dt.timedelta(seconds=int(os.environ.get("RENTAN_RETRY_DELAY_SECONDS", "300"))),
         "retry_exponential_backoff": True,

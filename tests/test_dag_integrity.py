@@ -27,7 +27,9 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag):
     for dag_id, dag in dagbag.dags.items():
         assert dag.tags, f"{dag_id} has no tags"
         assert dag.doc_md and dag.doc_md.strip(), f"{dag_id} has no doc_md"
+        assert dag.dagrun_timeout, f"{dag_id} has no run timeout: a stuck night would hold every later one"
         for t in dag.tasks:
+            assert t.execution_timeout, f"{dag_id}.{t.task_id} has no execution timeout"
             if (dag_id, t.task_id) in NO_RETRY_BY_DESIGN:
                 assert t.retries == 0
                 continue

@@ -27,7 +27,9 @@ from rentan.masking import mask_digits
 from rentan.night import WIB
 
 # files refused for what they are, not damaged extracts: a cover letter (.pdf) in the folder
-NOT_AN_EXTRACT = {"not_spreadsheet", "unknown_source", "no_area_folder", "unknown_area", "ignored"}
+NOT_AN_EXTRACT = {"not_spreadsheet", "unknown_source", "no_area_folder", "unknown_area", "ignored",
+                  # nor a stray link, a pipe, or a file gone before it was read
+                  "symlink_invalid", "symlink_outside", "not_regular_file", "vanished"}
 # gaps that leave the coverage figures unknown (the claims extract does not feed them)
 COVERAGE_SOURCES = ("membership", "submissions")
 

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,11 @@ import pyarrow.parquet as pq
 
 from rentan.config import Config, load_config
 from rentan.ingest.fit import Misfiled, misfiled
-from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, IngestedFile, Ledger
-from rentan.ingest.readers import Table, UnreadableFile, read_table
+from rentan.ingest.errors import UnreadableFile
+from rentan.ingest.guard import Reader, os_error
+from rentan.ingest.ledger import DUPLICATE, IGNORED, LOADED, UNREADABLE, IngestedFile, Ledger
+from rentan.ingest.readers import Table, read_table
+from rentan.ingest.readers import sha256_of as _sha256_of
 from rentan.masking import mask_digits
 from rentan.progress import track
 from rentan.settings import DataPaths, data_paths
@@ -52,6 +56,7 @@ class Landed:
     source: str
     area: str
     problem: UnreadableFile | None = None
+    stat: os.stat_result | None = None
 
 
 @dataclass
@@ -62,6 +67,7 @@ class IngestReport:
     loaded: int = 0
     duplicates: int = 0
     unreadable: int = 0
+    ignored: int = 0
     rows: Counter = field(default_factory=Counter)  # (source, area) -> rows loaded
 
     def as_dict(self) -> dict:
@@ -72,60 +78,122 @@ class IngestReport:
             "loaded": self.loaded,
             "duplicates": self.duplicates,
             "unreadable": self.unreadable,
+            "ignored": self.ignored,
             "rows_loaded": sum(self.rows.values()),
             "rows": {f"{s}/{a}": n for (s, a), n in sorted(self.rows.items())},
         }
 
 
 MISFILED = ("unknown_source", "no_area_folder", "unknown_area")  # what load_unfiled records
+# paths never opened: their ledger key is made from the path and its status, not its content
+UNREAD = ("ignored", "symlink_invalid", "symlink_outside", "not_regular_file", "vanished", "permission_denied",
+          "read_failed")
+
+
+def _folder_problem(item: "Landed", config: Config) -> UnreadableFile | None:
+    source, area = item.source, item.area
+    if source not in config.sources:
+        return UnreadableFile(
+            "unknown_source",
+            f"Folder landing/{source}/ is not a known source; expected one of {sorted(config.sources)}.",
+            f"Folder landing/{source}/ bukan sumber data yang dikenal.",
+        )
+    if not area:
+        return UnreadableFile(
+            "no_area_folder",
+            f"The file lies directly in landing/{source}/; put it in the folder of its "
+            f"{config.sources[source]} (one of {config.areas(source)}).",
+            f"Berkas harus diletakkan di folder wilayahnya di bawah landing/{source}/.",
+        )
+    if area not in config.areas(source):
+        return UnreadableFile(
+            "unknown_area",
+            f"Folder {area!r} is not a configured {config.sources[source]} for {source}; "
+            f"expected one of {config.areas(source)}.",
+            f"Folder {area!r} bukan wilayah yang terdaftar untuk {source}.",
+        )
+    return None
+
+
+def _boundary_problem(path: Path, root: Path, name: str) -> tuple[UnreadableFile | None, os.stat_result | None]:
+    """Whether a path may be read: only regular files inside the landing zone are. The path's own
+    status (lstat) is what decides, so a link is judged before anything follows it."""
+    if name.startswith(".") or name.startswith("~$"):
+        what = "an Excel lock file (~$...)" if name.startswith("~$") else "a hidden file (its name starts with a dot)"
+        return UnreadableFile("ignored", f"Not read: {what}, left by an editor or the operating system.",
+                              "Tidak dibaca: berkas tersembunyi atau berkas kunci Excel."), None
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                return UnreadableFile("symlink_invalid", "A link whose target does not exist (or links to "
+                                      "itself); put the file itself in the folder.",
+                                      "Tautan yang tujuannya tidak ada; letakkan berkasnya sendiri di folder."), st
+            if not target.is_relative_to(root.resolve()):
+                return UnreadableFile("symlink_outside", "A link to a file outside the landing zone; it is not "
+                                      "followed. Copy the file itself into the folder.",
+                                      "Tautan ke berkas di luar folder penerimaan tidak diikuti; salin berkasnya "
+                                      "ke folder."), st
+            st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return UnreadableFile("not_regular_file", "Not a regular file (a pipe, a device, a socket or a "
+                                  "linked folder); only files are read.",
+                                  "Bukan berkas biasa; hanya berkas yang dibaca."), st
+        return None, st
+    except OSError as exc:
+        return os_error(exc), None
 
 
 def discover(paths: DataPaths, config: Config) -> list[Landed]:
-    """Every file under landing/, with the source and area its folder says, in a stable order."""
+    """Every file under landing/, with the source and area its folder says, in a stable order.
+    Links are not followed into folders; what may not be read carries its problem."""
     found = []
     root = paths.landing
     if not root.exists():
         return found
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue  # editor and OS droppings (.DS_Store, ._x), not deliveries
+
+    def walk_error(exc: OSError) -> None:  # a folder that cannot be listed is a delivery we cannot see
+        if exc.filename:
+            p = Path(exc.filename)
+            rel = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.name
+            parts = rel.split("/")
+            item = Landed(p, rel, parts[0], parts[1] if len(parts) > 2 else "")
+            item.problem = _folder_problem(item, config) or os_error(exc)
+            found.append(item)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error):
+        # a linked folder shows as a folder here: it is recorded like a file, never entered
+        linked = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in linked)
+        for name in sorted(filenames + linked):
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
             parts = rel.split("/")
             source, area = (parts + ["", ""])[:2]
             item = Landed(path, rel, source, area if len(parts) > 2 else "")
-            if source not in config.sources:
-                item.problem = UnreadableFile(
-                    "unknown_source",
-                    f"Folder landing/{source}/ is not a known source; expected one of {sorted(config.sources)}.",
-                    f"Folder landing/{source}/ bukan sumber data yang dikenal.",
-                )
-            elif not item.area:
-                item.problem = UnreadableFile(
-                    "no_area_folder",
-                    f"The file lies directly in landing/{source}/; put it in the folder of its "
-                    f"{config.sources[source]} (one of {config.areas(source)}).",
-                    f"Berkas harus diletakkan di folder wilayahnya di bawah landing/{source}/.",
-                )
-            elif item.area not in config.areas(source):
-                item.problem = UnreadableFile(
-                    "unknown_area",
-                    f"Folder {area!r} is not a configured {config.sources[source]} for {source}; "
-                    f"expected one of {config.areas(source)}.",
-                    f"Folder {area!r} bukan wilayah yang terdaftar untuk {source}.",
-                )
+            folder = _folder_problem(item, config)
+            boundary, item.stat = _boundary_problem(path, root, name)
+            if folder is not None and boundary is not None:
+                # outside any area, and not readable either: load_unfiled records it with both words
+                folder = UnreadableFile(folder.code, f"{folder.reason} {boundary.reason}",
+                                        f"{folder.alasan} {boundary.alasan}")
+            item.problem = folder or boundary
             found.append(item)
     return found
 
 
+def _unread_key(item: Landed) -> str:
+    """The ledger's content key for a path that is not read (a link, a pipe, a dot-file): the same
+    path in the same state is recorded once, not every night."""
+    st = item.stat
+    seed = f"{item.rel}\0{item.problem.code if item.problem else ''}\0{st.st_size if st else ''}\0{st.st_mtime_ns if st else ''}"
+    return "unread-" + hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()[:57]
+
+
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return _sha256_of(path)
 
 
 def to_bronze(table: Table, *, load_id: str, rel: str, sha: str, ingested_at: dt.datetime) -> pa.Table:
@@ -239,67 +307,89 @@ def ingest(
             return (not areas or i.area in areas) and (not sources or i.source in sources)
 
         landed = [i for i in discover(paths, config) if wanted(i)]
-        # oldest first, so that of two identical deliveries the earlier one is loaded
-        stats = {i.rel: i.path.stat() for i in landed}
         what = "ingest unfiled files" if unfiled else "ingest " + (
             ", ".join(f"{s}/{a}" for s in sources or ["*"] for a in areas or ["*"]) if sources or areas else "landing")
-        for item in track(sorted(landed, key=lambda i: (stats[i.rel].st_mtime_ns, i.rel)), what, "files"):
-            report.files_seen += 1
-            stat = stats[item.rel]
-            sha = sha256_of(item.path)
-            if (item.rel, sha) in known.by_path_and_content:
-                report.already_known += 1
-                continue
-            now = dt.datetime.now(dt.timezone.utc)
-            entry = IngestedFile(
-                load_id=load_id, source=item.source, area=item.area, file=item.rel, sha256=sha,
-                size_bytes=stat.st_size,
-                received_at=dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
-                ingested_at=now,
-            )
-            holder = first_by_content.get(sha)
-            if holder is not None and holder != item.rel and not _elsewhere(holder, item, config):
-                _duplicate(entry, holder)
-                report.duplicates += 1
-                log.info("duplicate delivery %s (same content as %s)", mask_digits(item.rel), mask_digits(holder))
-            else:
-                try:
-                    if item.problem:
-                        raise item.problem
-                    table = read_table(item.path)
-                    wrong = misfiled(table, item.source, item.area, config)
-                    if wrong is not None:
-                        raise _misfiled(item, wrong, config)
-                except UnreadableFile as bad:
-                    entry.status = UNREADABLE
-                    entry.reason_code, entry.reason, entry.alasan = bad.code, bad.reason, bad.alasan
-                    report.unreadable += 1
-                    log.warning("unreadable file %s: %s", mask_digits(item.rel), mask_digits(bad.reason))
-                else:
-                    # the ledger, not this task's view of it, decides who loads a content: a copy
-                    # claimed by a task running beside this one is a duplicate here
-                    holder = ledger.claim(sha, item.rel, item.source, item.area, load_id)
-                    if holder != item.rel:
-                        first_by_content[sha] = holder
-                        _duplicate(entry, holder)
-                        report.duplicates += 1
-                        log.info("duplicate delivery %s (same content as %s, loaded beside it)",
-                                 mask_digits(item.rel), mask_digits(holder))
-                        ledger.record(entry)
-                        continue
-                    target = bronze_file(paths, item.source, item.area, sha)
-                    tbl = to_bronze(table, load_id=load_id, rel=item.rel, sha=sha, ingested_at=now)
-                    _write_atomically(tbl, target, paths.work / "ingest")
-                    entry.status = LOADED
-                    first_by_content[sha] = item.rel
-                    entry.sheet = table.sheet
-                    entry.header_row = table.header_row
-                    entry.data_rows = table.n_rows
-                    entry.bronze_path = target.relative_to(paths.root).as_posix()
-                    report.loaded += 1
-                    report.rows[(item.source, item.area)] += table.n_rows
-            ledger.record(entry)
+        # oldest first, so that of two identical deliveries the earlier one is loaded
+        order = sorted(landed, key=lambda i: (i.stat.st_mtime_ns if i.stat else 0, i.rel))
+        with Reader() as reader:
+            for item in track(order, what, "files"):
+                _ingest_one(item, reader, ledger, known, first_by_content, report, paths, config, load_id)
     finally:
         ledger.dispose()
     log.info("ingest %s: %s", load_id, report.as_dict())
     return report
+
+
+def _ingest_one(item: Landed, reader: Reader, ledger: Ledger, known, first_by_content: dict[str, str],
+                report: IngestReport, paths: DataPaths, config: Config, load_id: str) -> None:
+    """One landed path into bronze, or into the ledger with the reason it is not."""
+    report.files_seen += 1
+    name = mask_digits(item.rel)
+    unread = item.problem is not None and item.problem.code in UNREAD
+    sha = _unread_key(item) if unread else None
+    if sha is None:
+        try:
+            sha = reader.sha256(item.path)
+        except UnreadableFile as bad:  # gone, forbidden or hanging since the folder was listed
+            item.problem = bad
+            sha = _unread_key(item)
+    if (item.rel, sha) in known.by_path_and_content:
+        report.already_known += 1
+        return
+    now = dt.datetime.now(dt.timezone.utc)
+    st = item.stat
+    entry = IngestedFile(
+        load_id=load_id, source=item.source, area=item.area, file=item.rel, sha256=sha,
+        size_bytes=st.st_size if st else 0,
+        received_at=dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc) if st else now,
+        ingested_at=now,
+    )
+    holder = None if sha.startswith("unread-") else first_by_content.get(sha)
+    if holder is not None and holder != item.rel and not _elsewhere(holder, item, config):
+        _duplicate(entry, holder)
+        report.duplicates += 1
+        log.info("duplicate delivery %s (same content as %s)", name, mask_digits(holder))
+        ledger.record(entry)
+        return
+    try:
+        if item.problem:
+            raise item.problem
+        table = reader.read(item.path)
+        wrong = misfiled(table, item.source, item.area, config)
+        if wrong is not None:
+            raise _misfiled(item, wrong, config)
+    except UnreadableFile as bad:
+        entry.status = IGNORED if bad.code == "ignored" else UNREADABLE
+        entry.reason_code, entry.reason, entry.alasan = bad.code, bad.reason, bad.alasan
+        if entry.status == UNREADABLE:
+            report.unreadable += 1
+            log.warning("unreadable file %s: %s", name, mask_digits(bad.reason))
+        else:
+            report.ignored += 1
+        ledger.record(entry)
+        return
+    # the ledger, not this task's view of it, decides who loads a content: a copy
+    # claimed by a task running beside this one is a duplicate here
+    holder = ledger.claim(sha, item.rel, item.source, item.area, load_id)
+    if holder != item.rel:
+        first_by_content[sha] = holder
+        _duplicate(entry, holder)
+        report.duplicates += 1
+        log.info("duplicate delivery %s (same content as %s, loaded beside it)", name, mask_digits(holder))
+        ledger.record(entry)
+        return
+    target = bronze_file(paths, item.source, item.area, sha)
+    tbl = to_bronze(table, load_id=load_id, rel=item.rel, sha=sha, ingested_at=now)
+    _write_atomically(tbl, target, paths.work / "ingest")
+    entry.status = LOADED
+    first_by_content[sha] = item.rel
+    entry.sheet = table.sheet
+    entry.header_row = table.header_row
+    entry.data_rows = table.n_rows
+    entry.bronze_path = target.relative_to(paths.root).as_posix()
+    if table.warnings:
+        entry.warnings = "; ".join(table.warnings)
+        log.info("file %s loaded with warnings: %s", name, mask_digits(entry.warnings))
+    report.loaded += 1
+    report.rows[(item.source, item.area)] += table.n_rows
+    ledger.record(entry)

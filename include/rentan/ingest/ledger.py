@@ -21,7 +21,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,6 +33,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 LOADED = "loaded"
 DUPLICATE = "duplicate"
 UNREADABLE = "unreadable"
+IGNORED = "ignored"  # a dot-file (.DS_Store) or an Excel lock file (~$list.xlsx): seen, recorded, not read
+
+# columns added since a ledger was first created, added in place to an older ledger
+_ADDED_COLUMNS = {"ingested_file": {"warnings": "TEXT"}}
 
 
 class Base(DeclarativeBase):
@@ -59,6 +65,8 @@ class IngestedFile(Base):
     data_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
     bronze_path: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # what the sender should hear of a file that loaded (a hidden sheet skipped, a repeated header)
+    warnings: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class StandardisedFile(Base):
@@ -172,6 +180,16 @@ class Ledger:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        insp = inspect(self.engine)
+        for table, cols in _ADDED_COLUMNS.items():
+            have = {c["name"] for c in insp.get_columns(table)}
+            for name, kind in cols.items():
+                if name not in have:
+                    with self.engine.begin() as conn:
+                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
     # -- received files ---------------------------------------------------------------------
 

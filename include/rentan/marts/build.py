@@ -192,6 +192,18 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
                                    order by received_at desc nulls last, file_sha256 desc) = 1""")
 
 
+# DuckDB sums a BIGINT column as HUGEINT; the mart keeps BIGINT. A claim is at most Rp 5 billion
+# (claims.silver.json, rule amount_range), so a month's group would need 1.8 billion claims to pass
+# BIGINT's 9.2e18: the cast cannot overflow.
+CLAIMS_MONTHLY = """
+        create table claims_monthly as
+        select date_trunc('month', paid_date)::date as month, branch, regency_code, claim_type,
+               count(*) as claims, sum(amount_idr)::bigint as amount_idr,
+               count(distinct beneficiary) filter (where claim_type = 'BEASISWA') as scholarship_children,
+               coalesce(sum(amount_idr) filter (where claim_type = 'BEASISWA'), 0)::bigint as scholarship_amount_idr
+        from claims where paid_date is not null group by all order by all"""
+
+
 def _aggregates(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.date) -> None:
     monthly = config.programme.rates.monthly_idr
     con.execute("""
@@ -269,13 +281,7 @@ def _aggregates(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.dat
         from regencies r join coverage_gaps g using (branch)
         left join act a using (regency_code) left join vil v using (regency_code)
         order by r.regency_code""")
-    con.execute("""
-        create table claims_monthly as
-        select date_trunc('month', paid_date)::date as month, branch, regency_code, claim_type,
-               count(*) as claims, sum(amount_idr)::bigint as amount_idr,
-               count(distinct beneficiary) filter (where claim_type = 'BEASISWA') as scholarship_children,
-               coalesce(sum(amount_idr) filter (where claim_type = 'BEASISWA'), 0)::bigint as scholarship_amount_idr
-        from claims where paid_date is not null group by all order by all""")
+    con.execute(CLAIMS_MONTHLY)
     con.execute(f"""
         create table budget_village as
         select b.fiscal_year::integer as fiscal_year, v.regency_code, v.regency, v.district_code, v.village_code,

@@ -56,9 +56,28 @@ def _birth_dates(raw: pd.Series, ctx: Context) -> pd.DataFrame:
     return d.rename(columns={"date": "birth_date", "date_reason": "birth_date_reason"})
 
 
-def parse_money(raw: pd.Series) -> pd.Series:
-    """Whole rupiah from '20160000', 'Rp 20.160.000', 'Rp20.160.000,00', '20,160,000.00'; NA if not money."""
-    t = raw.astype("string").str.upper().str.replace(r"RP\.?|IDR|\s", "", regex=True)
+# Money is whole rupiah in at most 15 significant digits (< Rp 1,000 trillion): more than any
+# village budget or BPJS payment, and far below int64's 9.2e18, so a parsed amount can never wrap
+# and a sum of millions of them cannot overflow. Plausible ranges per field are the suites'
+# (expectations/*.silver.json); this bound only makes overflow impossible by construction.
+MONEY_MAX_DIGITS = 15
+AMOUNT_INVALID = "amount_invalid"            # empty, or not a number ("nan", "abc")
+AMOUNT_NEGATIVE = "amount_negative"
+AMOUNT_OUT_OF_RANGE = "amount_out_of_range"  # more digits than any real amount, "inf", 1e30
+
+_FORMAT_CHARS = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]"  # zero-width and format characters
+
+
+def money(raw: pd.Series) -> pd.DataFrame:
+    """``value`` (Int64, whole rupiah) and ``reason`` (NA when the value is money) from '20160000',
+    'Rp 20.160.000', 'Rp20.160.000,00', '20,160,000.00'. Digits are counted before any number is
+    made: a value of more than 15 significant digits, an infinity or an overflowing exponent is
+    out of range, never a wrapped integer."""
+    idx = raw.index
+    t = (raw.astype("string").str.upper().str.replace(_FORMAT_CHARS, "", regex=True)
+         .str.replace(r"RP\.?|IDR|\s", "", regex=True))
+    negative = t.str.fullmatch(r"[\-\u2212].+|\(.+\)").fillna(False)
+    t = t.where(~negative, t.str.replace(r"^[\-\u2212]|^\(|\)$", "", regex=True))
     dotted = t.str.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?").fillna(False)
     commaed = t.str.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?").fillna(False)
     plain = t.str.fullmatch(r"\d+(?:[\.,]\d{1,2})?").fillna(False)
@@ -66,7 +85,52 @@ def parse_money(raw: pd.Series) -> pd.Series:
     whole[dotted] = t[dotted].str.replace(r",\d+$", "", regex=True).str.replace(".", "", regex=False)
     whole[commaed] = t[commaed].str.replace(r"\.\d+$", "", regex=True).str.replace(",", "", regex=False)
     whole[plain] = t[plain].str.replace(r"[\.,]\d+$", "", regex=True)
-    return pd.to_numeric(whole.where(dotted | commaed | plain), errors="coerce").astype("Int64")
+    is_money = dotted | commaed | plain
+    digits = whole.where(is_money).str.lstrip("0").str.len()
+    fits = is_money & (digits <= MONEY_MAX_DIGITS).fillna(False)
+    # only strings of at most 15 digits become numbers: exact in int64 (and in float64, < 2**53)
+    value = pd.to_numeric(whole.where(fits, "0"), errors="coerce").astype("int64").astype("Int64").where(fits)
+    # a number Excel wrote in scientific notation, or an infinity: out of range when it is as big
+    # as a 15-digit amount, otherwise not whole rupiah one can trust
+    sci = t.str.fullmatch(r"(?:\d+[\.,]?\d*|[\.,]\d+)E[+\-]?\d+|INF|INFINITY|∞").fillna(False)
+    huge = sci & (pd.to_numeric(t.where(sci).str.replace(",", ".", regex=False).str.replace("∞", "INF"),
+                                errors="coerce") >= 10 ** MONEY_MAX_DIGITS).fillna(False)
+    reason = pd.Series(AMOUNT_INVALID, index=idx, dtype="string")
+    reason = reason.mask((is_money & ~fits) | huge, AMOUNT_OUT_OF_RANGE)
+    reason = reason.mask(negative & (is_money | huge), AMOUNT_NEGATIVE)
+    value = value.where(~negative)
+    return pd.DataFrame({"value": value, "reason": reason.where(value.isna())}, index=idx)
+
+
+def parse_money(raw: pd.Series) -> pd.Series:
+    """Whole rupiah (Int64), NA when not money or out of range (see ``money`` for why)."""
+    return money(raw)["value"]
+
+
+def checked_int(raw: pd.Series, max_digits: int) -> pd.Series:
+    """A whole number of at most ``max_digits`` digits (Int64), NA otherwise: never cast from a float."""
+    t = _text(raw).str.replace(r"\.0+$", "", regex=True)
+    ok = t.str.fullmatch(r"\d{1,%d}" % max_digits).fillna(False)
+    return pd.to_numeric(t.where(ok, "0"), errors="coerce").astype("int64").astype("Int64").where(ok)
+
+
+def person_name(raw: pd.Series) -> pd.DataFrame:
+    """``name`` (zero-width and format characters removed, single spaces) and ``reason``:
+    ``name_missing`` when empty, ``name_no_letters`` when it holds no letter in any script
+    ("-", "123", "...", a zero-width space), when the name is NA too."""
+    given = _text(raw)
+    name = _text(given.str.replace(_FORMAT_CHARS, "", regex=True))
+    letters = name.str.contains(r"[^\W\d_]", regex=True).fillna(False)
+    reason = pd.Series(pd.NA, index=raw.index, dtype="string")
+    reason = reason.mask(given.isna(), "name_missing")
+    reason = reason.mask(given.notna() & ~letters, "name_no_letters")
+    return pd.DataFrame({"name": name.where(letters), "reason": reason}, index=raw.index)
+
+
+def _date_reason(parsed: pd.DataFrame, invalid: str) -> pd.Series:
+    """The field's reason from ``parse_dates``: out of range when in the future, else ``invalid``."""
+    r = parsed["date_reason"]
+    return r.mask(r.notna(), invalid).mask(r.eq("date_in_future").fillna(False), "date_out_of_range")
 
 
 def parse_month(raw: pd.Series, ctx: Context) -> pd.Series:
@@ -84,7 +148,7 @@ def submissions(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.D
     idx = rows.index
     nik = _nik(rows, numeric, ctx)
     birth = _birth_dates(rows["tanggal_lahir"], ctx)
-    name = _text(rows["nama"])
+    name = person_name(rows["nama"])
     sex_given = parse_sex(rows["jenis_kelamin"])
     villages = ctx.resolver.resolve(rows["desa"], rows["kecamatan"])
 
@@ -113,12 +177,12 @@ def submissions(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.D
     village_reason[villages["village_match"] == "missing"] = "village_missing"
     village_reason[villages["village_match"].isin(["unknown", "ambiguous"])] = "village_unknown"
 
-    year = pd.to_numeric(_text(rows["tahun"]), errors="coerce").astype("Int64")
+    year = checked_int(rows["tahun"], 4)
     return pd.DataFrame({
         "regency_code": ctx.regency.code,
         "nik": nik["nik"], "nik_reason": nik["nik_reason"], "nik_birth_date": nik["nik_birth_date"],
         "nik_sex": nik["nik_sex"], "nik_regency": nik["nik_regency"],
-        "name": name, "name_norm": normalise_name(name),
+        "name": name["name"], "name_reason": name["reason"], "name_norm": normalise_name(name["name"]),
         "birth_place": _text(rows["tempat_lahir"]),
         "birth_date": birth["birth_date"], "birth_date_reason": birth["birth_date_reason"],
         "birth_year": birth["birth_date"].dt.year.astype("Int64"),
@@ -159,17 +223,19 @@ def membership(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.Da
     kpj = _kpj(rows["kpj"])
     segment = _vocab(rows["segmen"], SEGMENTS)
     status = _vocab(rows["status"], STATUSES)
-    registered = parse_dates(rows["tanggal_kepesertaan"], today=ctx.today, allow_future=True)["date"]
+    # registered after the snapshot is out of range; before 1977 too (the suite's floor)
+    registered = parse_dates(rows["tanggal_kepesertaan"], today=ctx.today)
+    name = person_name(rows["nama"])
     programmes = rows["program"].astype("string").str.upper().str.replace(r"[^A-Z,]", "", regex=True)
     return pd.DataFrame({
         "kpj": kpj, "kpj_reason": _reason_where(kpj.isna(), "kpj_invalid", idx),
         "nik": nik["nik"], "nik_reason": nik["nik_reason"],
-        "name": _text(rows["nama"]), "name_norm": normalise_name(rows["nama"]),
+        "name": name["name"], "name_reason": name["reason"], "name_norm": normalise_name(name["name"]),
         "birth_date": birth["birth_date"],
         "segment": segment, "segment_reason": _reason_where(segment.isna(), "segment_unknown", idx),
         "programmes": programmes,
-        "registered_on": registered,
-        "registered_reason": _reason_where(registered.isna(), "registration_date_invalid", idx),
+        "registered_on": registered["date"], "registered_year": registered["date"].dt.year.astype("Int64"),
+        "registered_reason": _date_reason(registered, "registration_date_invalid"),
         "status": status, "status_reason": _reason_where(status.isna(), "status_unknown", idx),
         "last_paid_month": parse_month(rows["bulan_terakhir_bayar"], ctx),
         "payer": _text(rows["pembayar"]),
@@ -181,17 +247,20 @@ def claims(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.DataFr
     idx = rows.index
     nik = _nik(rows, numeric, ctx)
     claim_type = _vocab(rows["jenis_klaim"], CLAIM_TYPES)
-    incident = parse_dates(rows["tanggal_kejadian"], today=ctx.today)["date"]
-    paid = parse_dates(rows["tanggal_bayar"], today=ctx.today)["date"]
-    amount = parse_money(rows["nominal"])
+    incident = parse_dates(rows["tanggal_kejadian"], today=ctx.today)
+    paid = parse_dates(rows["tanggal_bayar"], today=ctx.today)
+    amount = money(rows["nominal"])
     claim_no = _text(rows["no_klaim"])
     return pd.DataFrame({
         "claim_no": claim_no, "claim_no_reason": _reason_where(claim_no.isna(), "claim_number_missing", idx),
         "kpj": _kpj(rows["kpj"]), "nik": nik["nik"], "nik_reason": nik["nik_reason"],
         "claim_type": claim_type, "claim_type_reason": _reason_where(claim_type.isna(), "claim_type_unknown", idx),
-        "incident_date": incident, "paid_date": paid,
-        "paid_reason": _reason_where(paid.isna(), "claim_date_invalid", idx),
-        "amount_idr": amount, "amount_reason": _reason_where(amount.isna() | (amount < 0), "amount_invalid", idx),
+        "incident_date": incident["date"], "incident_year": incident["date"].dt.year.astype("Int64"),
+        # an incident date may be unknown; one after the snapshot is out of range
+        "incident_reason": incident["date_reason"].eq("date_in_future").map({True: "date_out_of_range"}).astype("string"),
+        "paid_date": paid["date"], "paid_year": paid["date"].dt.year.astype("Int64"),
+        "paid_reason": _date_reason(paid, "claim_date_invalid"),
+        "amount_idr": amount["value"], "amount_reason": amount["reason"],
         "beneficiary": _text(rows["penerima"]),
     }, index=idx)
 
@@ -202,7 +271,7 @@ def budget(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.DataFr
     known = by_code.isin(ctx.resolver.codes).fillna(False)
     by_name = ctx.resolver.resolve(rows["nama_desa"])
     code = by_code.where(known, by_name["village_code"])
-    year = pd.to_numeric(_text(rows["tahun_anggaran"]), errors="coerce").astype("Int64")
+    year = checked_int(rows["tahun_anggaran"], 4)
     year = year.where(year.between(2000, ctx.today.year + 1).fillna(False))
     return pd.DataFrame({
         "regency_code": ctx.regency.code,
@@ -211,11 +280,19 @@ def budget(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.DataFr
         "village_suggestions": by_name["village_suggestions"],
         "village_given": _text(rows["nama_desa"]),
         "fiscal_year": year, "fiscal_year_reason": _reason_where(year.isna(), "budget_year_invalid", idx),
-        "add_total_idr": parse_money(rows["pagu_add"]),
-        "contribution_budget_idr": parse_money(rows["anggaran_iuran"]),
-        "workers_budgeted": pd.to_numeric(_text(rows["jumlah_pekerja"]), errors="coerce").astype("Int64"),
-        "realised_idr": parse_money(rows["realisasi"]),
+        **_budget_money(rows, "pagu_add", "add_total"),
+        **_budget_money(rows, "anggaran_iuran", "contribution_budget"),
+        "workers_budgeted": checked_int(rows["jumlah_pekerja"], 9),
+        **_budget_money(rows, "realisasi", "realised"),
     }, index=idx)
+
+
+def _budget_money(rows: pd.DataFrame, field_name: str, column: str) -> dict:
+    """A budget line and, when a value was given but is negative or out of range, its reason
+    (an empty or unreadable line is only a warning: the budget row still names its village)."""
+    m = money(rows[field_name])
+    given_but_absurd = m["reason"].isin([AMOUNT_NEGATIVE, AMOUNT_OUT_OF_RANGE]).fillna(False)
+    return {f"{column}_idr": m["value"], f"{column}_reason": m["reason"].where(given_but_absurd)}
 
 
 STANDARDISERS = {"submissions": submissions, "membership": membership, "claims": claims, "budget": budget}
