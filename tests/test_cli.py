@@ -151,3 +151,49 @@ def _ended_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid
+
+
+def test_a_locked_ledger_and_a_full_disk_are_one_line_each(tmp_path):
+    import sqlite3
+
+    from rentan.alerts import alert_record
+    from rentan.faults import known_fault
+    from rentan.settings import data_paths
+
+    root = tmp_path / "data"
+    (root / "landing").mkdir(parents=True)
+    assert rentan("--data", str(root), "ingest").returncode == 0
+    db = data_paths(root).ledger_url.removeprefix("sqlite:///")
+    (root / "landing" / "submissions" / "lahat").mkdir(parents=True)
+    (root / "landing" / "submissions" / "lahat" / "usulan.csv").write_text("NO,NIK,NAMA\n1,1604011708750001,Budi\n")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another night writing to the ledger
+    try:
+        done = rentan("--data", str(root), "ingest", env={"RENTAN_LEDGER_WAIT_SECONDS": "1"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert lines[0] == ("rentan ingest: the ingestion ledger is locked: another process (a night, a rentan "
+                        "command) is writing to it")
+    assert "RENTAN_LEDGER_URL" in lines[1]
+    # a write to a full disk (the kernel's /dev/full, where there is one; as pyarrow words it
+    # otherwise), and the alert a failed task would send
+    import errno
+    import stat
+
+    if os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode):
+        with pytest.raises(OSError) as full, open("/dev/full", "wb") as fh:
+            fh.write(b"x" * 100_000)
+            fh.flush()
+        error = full.value
+    else:
+        error = OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+    assert known_fault(error)[0] == "the disk is full"
+    try:
+        raise RuntimeError("marts could not be written") from error
+    except RuntimeError as wrapped:
+        rec = alert_record({"exception": wrapped, "run_id": "r"})
+    assert rec["error"].startswith("the disk is full; free space on the data root's disk"), rec["error"]

@@ -161,6 +161,12 @@ def test_a_failed_audit_publishes_nothing(full_night, tmp_path, monkeypatch):
         validation.suite_json.cache_clear()
     assert os.readlink(paths.warehouse / "marts") == before
     assert not list((paths.warehouse / "marts" / "coverage_village").glob("snapshot_date=2025-07-01"))
+    kept = list((paths.work / "marts").glob("2025-07-01-*"))
+    assert len(kept) == 1 and "all_submitted" in (kept[0] / "AUDIT_FAILED").read_text(), "kept for inspection"
+    monkeypatch.undo()
+    validation.suite_json.cache_clear()
+    load(paths, load_id="n4", snapshot=SNAPSHOT)  # another night's run keeps it too
+    assert list((paths.work / "marts").glob("2025-07-01-*")) == kept
 
 
 KILLER = textwrap.dedent("""
@@ -195,8 +201,11 @@ def test_a_run_killed_while_publishing_leaves_the_previous_state_whole(full_nigh
     assert _published(full_night) == before, "the killed run changed nothing a reader can see"
     with duckdb.connect(str(paths.warehouse / "rentan.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from coverage_village").fetchall() == [(556,)]
+    left = [p for p in (paths.work / "marts").iterdir()]
+    assert left, "the killed run left its work folder"
     # the next run cleans up what the killed one left and publishes
     load(paths, load_id="n3", snapshot=snapshot)
+    assert not [p for p in (paths.work / "marts").iterdir()], "no staging folder is left behind"
     versions = [p for p in (paths.warehouse / "_marts").iterdir() if p.is_dir()]
     assert len(versions) == 2, "the current version and the one before"
     current = (paths.warehouse / "_marts" / "CURRENT").read_text().strip()

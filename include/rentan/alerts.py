@@ -28,6 +28,17 @@ def _masked(text: str, limit: int = 2000) -> str:
     return mask_digits(text, limit)
 
 
+def _error_text(error: BaseException | None) -> str:
+    if error is None:
+        return "unknown error"
+    from rentan.faults import known_fault
+
+    fault = known_fault(error)
+    if fault:  # a fault of the machine: the sentence and what to do, not the driver's text
+        return _masked(f"{fault[0]}; {fault[1]}")
+    return _masked(f"{type(error).__name__}: {error}")
+
+
 def alert_record(context) -> dict:
     ti = context.get("task_instance") or context.get("ti")
     error = context.get("exception")
@@ -40,7 +51,7 @@ def alert_record(context) -> dict:
         "area": getattr(ti, "rendered_map_index", None),
         "run_id": context.get("run_id") or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
-        "error": _masked(f"{type(error).__name__}: {error}") if error else "unknown error",
+        "error": _error_text(error),
     }
 
 

@@ -288,6 +288,11 @@ def explain(e: BaseException, args) -> tuple[str, str]:
     """The one line an error deserves, and what to do about it."""
     if isinstance(e, Problem):
         return str(e), e.hint
+    from rentan.faults import known_fault
+
+    fault = known_fault(e)
+    if fault:
+        return fault
     kind = type(e).__module__.split(".")[0]
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     if kind == "duckdb" or kind == "_duckdb":

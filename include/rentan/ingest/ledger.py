@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -175,7 +176,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 class Ledger:
     def __init__(self, url: str):
         # parallel tasks (one per regency) share a SQLite ledger: wait for the lock, do not fail
-        args = {"timeout": 60} if url.startswith("sqlite") else {}
+        wait = float(os.environ.get("RENTAN_LEDGER_WAIT_SECONDS", "60"))
+        args = {"timeout": wait} if url.startswith("sqlite") else {}
         self.engine: Engine = create_engine(url, future=True, connect_args=args)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

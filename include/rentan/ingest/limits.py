@@ -41,6 +41,7 @@ _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
 _REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="([0-9]{1,7})"')
 _ROW_TAG = re.compile(rb'<(?:\w+:)?row[\s>/]')
+_VALUE_END = (b"</v>", b"</is>", b":v>", b":is>")  # a cell's value or inline string, with or without a prefix
 _CELL_COLUMNS = [re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{%d})[0-9]' % n) for n in (3, 2, 1)]
 
 
@@ -62,6 +63,7 @@ class SheetPlan:
     rows: int
     columns: int
     warnings: list[str] = field(default_factory=list)
+    last_value_row: int = 0  # the last row that holds a value: what the reader must reach
 
 
 def _refuse(code: str, reason: str, alasan: str) -> UnreadableFile:
@@ -97,12 +99,23 @@ def corrupt(detail: str) -> UnreadableFile:
     )
 
 
-def _used_range(zf: zipfile.ZipFile, part: str) -> tuple[int, int, int, int]:
-    """(declared rows, declared columns, last used row, last used column) of a sheet part, read
+def _last_value_row(body: bytes) -> int:
+    """The number of the row holding the last value of ``body`` (0 when it cannot be told): the
+    row tag nearest before the last value tag."""
+    at = max(body.rfind(t) for t in _VALUE_END)
+    if at < 0:
+        return 0
+    refs = _ROW_REF.findall(body, max(0, at - (1 << 20)), at)
+    return int(refs[-1]) if refs else 0
+
+
+def _used_range(zf: zipfile.ZipFile, part: str) -> tuple[int, int, int, int, int]:
+    """(declared rows, declared columns, last used row, last used column, last row holding a
+    value) of a sheet part, read
     as a byte stream with regular expressions: the XML is never parsed into a tree, and only the
     widest column references of each chunk become Python objects."""
     declared = (0, 0)
-    max_row = max_col = rows_seen = 0
+    max_row = max_col = rows_seen = value_row = 0
     tail = b""
     with zf.open(part) as fh:
         first = True
@@ -124,6 +137,7 @@ def _used_range(zf: zipfile.ZipFile, part: str) -> tuple[int, int, int, int]:
                 body, tail = (buf[:cut], buf[cut:]) if 0 < cut and len(buf) - cut < 4096 else (buf, b"")
             else:
                 body, tail = buf, b""
+            value_row = max(value_row, _last_value_row(body))
             rows = _ROW_REF.findall(body)
             if rows:
                 max_row = max(max_row, max(map(int, rows)))
@@ -135,7 +149,7 @@ def _used_range(zf: zipfile.ZipFile, part: str) -> tuple[int, int, int, int]:
                     break
             if not chunk:
                 break
-    return declared[0], declared[1], max(max_row, rows_seen), max_col
+    return declared[0], declared[1], max(max_row, rows_seen), max_col, value_row
 
 
 def plan_xlsx(path: Path) -> SheetPlan:
@@ -185,7 +199,7 @@ def plan_xlsx(path: Path) -> SheetPlan:
         if part not in names:
             raise corrupt(f"the sheet {name!r} has no part {part}")
         try:
-            d_rows, d_cols, rows, cols = _used_range(zf, part)
+            d_rows, d_cols, rows, cols, value_row = _used_range(zf, part)
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
             raise corrupt(f"damaged sheet {name!r}: {exc}") from exc
         # the reader sizes its grid by the declared dimension and by the cells: both must fit
@@ -208,4 +222,5 @@ def plan_xlsx(path: Path) -> SheetPlan:
         if later:
             warnings.append(f"sheet(s) {', '.join(map(repr, later))} also hold cells and were not read; "
                             f"only the first visible sheet {name!r} is")
-        return SheetPlan(name=name, index=index, rows=max(rows, 1), columns=max(cols, 1), warnings=warnings)
+        return SheetPlan(name=name, index=index, rows=max(rows, 1), columns=max(cols, 1), warnings=warnings,
+                         last_value_row=value_row)

@@ -162,6 +162,18 @@ def read_xlsx(path: Path) -> Table:
     except Exception as exc:  # calamine raises several error types for a damaged zip or xml
         raise corrupt(f"{type(exc).__name__}") from exc
 
+    if len(rows) < plan.last_value_row:
+        # row conservation for a workbook: the sheet's own XML says how far its values go
+        raise UnreadableFile(
+            "xlsx_rows_lost",
+            f"The sheet {sheet_name!r} holds values down to row {plan.last_value_row:,}, but only "
+            f"{len(rows):,} rows could be read from it; the file is held back so no row is lost. Open it "
+            "in Excel, save it again and resend it.",
+            f"Lembar {sheet_name!r} berisi data sampai baris {plan.last_value_row:,}, tetapi hanya "
+            f"{len(rows):,} baris yang terbaca; berkas ditahan agar tidak ada baris yang hilang. Buka di Excel, "
+            "simpan ulang, lalu kirim lagi.",
+        )
+
     def filled(v) -> bool:
         return v is not None and not (isinstance(v, str) and v.strip() == "")
 

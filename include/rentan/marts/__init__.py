@@ -77,6 +77,31 @@ def _incomplete(staging) -> dict[str, str]:
     return {r.branch: r.incomplete_reason for r in frame.itertuples() if not r.complete}
 
 
+KEPT = "AUDIT_FAILED"  # a staging folder kept for inspection says why
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep(folder) -> None:
+    """Remove the work folders of marts runs that were killed (their process is gone) before they
+    could clean up; a folder kept after a failed audit stays until its night publishes."""
+    if not folder.is_dir():
+        return
+    for d in folder.iterdir():
+        pid = d.name.rsplit("-", 1)[-1]
+        if d.is_dir() and pid.isdigit() and not (d / KEPT).exists() and not _alive(int(pid)):
+            log.info("removing the work folder of an interrupted marts run: %s", d.name)
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None,
          publish: bool = True, cutoff: dt.datetime | None = None) -> dict:
     """Build, audit and (unless ``publish`` is false: a dry run) publish the marts of ``snapshot``."""
@@ -90,6 +115,7 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     config = config or load_config()
     build_id = safe_name(load_id)[:80]
     work = paths.work / "marts" / f"{snapshot.isoformat()}-{os.getpid()}"
+    _sweep(work.parent)
     shutil.rmtree(work, ignore_errors=True)
     staging = work / "staging"
     staging.mkdir(parents=True)
@@ -103,6 +129,7 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     log.info("marts %s: auditing them with the gold suites", snapshot)
     failures = audit(staging, snapshot, paths.root / "gx")
     if failures:
+        (work / KEPT).write_text("\n".join(map(str, failures)) + "\n")
         raise AuditFailed(f"the marts of {snapshot} were not published; {len(failures)} gold rule(s) broken:\n  "
                           + "\n  ".join(map(str, failures)) + f"\nstaged files kept for inspection in {staging}")
     files = {f"{m}/{p.name}": {"rows": counts[m], "sha256": _sha256(p)}
@@ -120,6 +147,8 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     version = publishing.publish(paths.warehouse, staging, snapshot, build_id, {"load_id": load_id, "files": files})
     db = views.refresh(paths.warehouse)
     shutil.rmtree(work, ignore_errors=True)
+    for kept in work.parent.glob(f"{snapshot.isoformat()}-*"):  # failed audits of this night, now superseded
+        shutil.rmtree(kept, ignore_errors=True)
     from rentan import quality_report
 
     quality = quality_report.write(paths, snapshot, load_id)
