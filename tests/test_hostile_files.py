@@ -197,3 +197,25 @@ def test_fuzzed_xlsx_bytes_never_crash_the_reader(tmp_path, data):
                 dst.writestr(info, body)
         blob = buf.getvalue()
     _read(tmp_path, "f.xlsx", blob)
+
+
+def test_a_file_removed_while_the_night_reads_the_folder_is_recorded_not_fatal(data_root, monkeypatch):
+    import rentan.ingest as ingest_module
+
+    folder = data_root / "landing" / "submissions" / "lahat" / "kota-lahat"
+    folder.mkdir(parents=True)
+    (folder / "good.csv").write_text(GOOD)
+    victim = folder / "ditarik.csv"
+    victim.write_text(GOOD.replace("0001", "0099"))
+    listed = ingest_module.discover
+
+    def listed_then_removed(paths, config):  # the sender takes the file back between the listing and the read
+        found = listed(paths, config)
+        victim.unlink()
+        return found
+
+    monkeypatch.setattr(ingest_module, "discover", listed_then_removed)
+    rep = ingest(data_paths(data_root), load_id="night-1")
+    led = {Path(e.file).name: e for e in Ledger(data_paths(data_root).ledger_url).entries()}
+    assert rep.loaded == 1 and led["good.csv"].status == "loaded"
+    assert led["ditarik.csv"].reason_code == "vanished" and "removed or renamed" in led["ditarik.csv"].reason
