@@ -27,8 +27,8 @@ def known_fault(e: BaseException) -> tuple[str, str] | None:
         if isinstance(x, OSError) and (x.errno in _DISK_FULL or "no space left on device" in str(x).lower()):
             where = f" writing {mask_digits(x.filename)}" if x.filename else ""
             return (f"the disk is full{where}",
-                    "free space on the data root's disk (old snapshots and bronze are kept by the retention "
-                    "settings), then clear the failed task or rerun the command: nothing was published half-way")
+                    "free space on the data root's disk, then clear the failed task or rerun the command: "
+                    "what was being written is published only whole, so nothing half-written is seen")
         orig = getattr(x, "orig", None)  # SQLAlchemy wraps the driver's error
         for err in (x, orig):
             if isinstance(err, sqlite3.OperationalError) and "locked" in str(err).lower():
