@@ -154,6 +154,17 @@ def _used_range(zf: zipfile.ZipFile, part: str) -> tuple[int, int, int, int, int
 
 def plan_xlsx(path: Path) -> SheetPlan:
     """The first visible sheet of a workbook, once its size is known to be readable."""
+    try:
+        return _plan_xlsx(path)
+    except UnreadableFile:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError, RuntimeError, KeyError,
+            ET.ParseError, UnicodeDecodeError, zipfile.LargeZipFile) as exc:
+        # a damaged or odd archive (an encrypted member, an unknown compression): the file, not the night
+        raise corrupt(f"damaged workbook: {type(exc).__name__}") from exc
+
+
+def _plan_xlsx(path: Path) -> SheetPlan:
     size = path.stat().st_size
     with open(path, "rb") as fh:
         magic = fh.read(8)

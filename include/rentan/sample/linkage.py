@@ -109,7 +109,7 @@ MEM_SCHEMA = pa.schema([
     ("load_id", pa.string()), ("source_file", pa.string()), ("sheet", pa.string()), ("row_number", pa.int32()),
     ("file_sha256", pa.string()), ("kpj", pa.string()), ("nik", pa.string()), ("name", pa.string()),
     ("name_norm", pa.string()), ("birth_date", pa.date32()), ("segment", pa.string()), ("programmes", pa.string()),
-    ("registered_on", pa.date32()), ("status", pa.string()), ("last_paid_month", pa.date32()), ("payer", pa.string()),
+    ("registered_on", pa.date32()), ("registered_year", pa.int64()), ("status", pa.string()), ("last_paid_month", pa.date32()), ("payer", pa.string()),
     ("payer_kind", pa.string()), ("payer_village_code", pa.string()), ("warnings", WARNINGS),
 ])
 
@@ -613,7 +613,7 @@ def _write_members(rng, silver: Path, mem: pd.DataFrame, desa: pd.DataFrame, kpj
         "file_sha256": shas, "kpj": kpj, "nik": mem["nik"].to_numpy(dtype=object), "name": name, "name_norm": norm,
         "birth_date": mem["birth"].to_numpy().astype("datetime64[D]"), "segment": segment,
         "programmes": np.where(segment == "PU", "JKK,JKM,JHT,JP", "JKK,JKM").astype(object),
-        "registered_on": np.datetime64("2020-01-01", "D"), "status": status,
+        "registered_on": np.datetime64("2020-01-01", "D"), "registered_year": 2020, "status": status,
         "last_paid_month": np.datetime64("2025-05-01", "D"),
         "payer": np.where(segment == "PU", "PT SUMBER JAYA", "MANDIRI").astype(object),
         "payer_kind": np.where(segment == "PU", "other", "self").astype(object), "payer_village_code": None,
