@@ -41,12 +41,21 @@ def _ledger(root) -> list:
         led.dispose()
 
 
-def test_nightly_dag_ingests_the_landing_zone_exactly_once(dagbag, sample_root, monkeypatch):
-    monkeypatch.setenv("RENTAN_DATA", str(sample_root))
-    dag = dagbag.dags["rentan_nightly"]
+@pytest.fixture(scope="module")
+def first_night(dagbag, sample_root):
+    """The sample's first night, run once for the tests of this module whatever their order."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RENTAN_DATA", str(sample_root))
+    try:
+        run = run_nightly(dagbag)
+    finally:
+        mp.undo()
+    assert run.state == "success", [(t.task_id, t.state) for t in run.get_task_instances()]
+    return run
 
-    first = run_nightly(dagbag)
-    assert first.state == "success", [(t.task_id, t.state) for t in first.get_task_instances()]
+
+def test_nightly_dag_ingests_the_landing_zone_exactly_once(dagbag, sample_root, first_night, monkeypatch):
+    monkeypatch.setenv("RENTAN_DATA", str(sample_root))
 
     truth = pd.read_csv(sample_root / "truth" / "files.csv", dtype={"duplicate_of": str}, keep_default_na=False)
     entries = {e.file: e for e in _ledger(sample_root)}
@@ -92,11 +101,8 @@ CAUGHT_BY_STANDARDISE = {
 }
 
 
-def test_quarantine_agrees_with_the_ground_truth(dagbag, sample_root, monkeypatch):
+def test_quarantine_agrees_with_the_ground_truth(sample_root, first_night):
     """Every injected defect class is caught with its reason; clean rows pass; rows are conserved."""
-    monkeypatch.setenv("RENTAN_DATA", str(sample_root))
-    if not (sample_root / "warehouse" / "silver").exists():
-        assert run_nightly(dagbag).state == "success"
     wh = sample_root / "warehouse"
     measured = duckdb.sql(f"""
         with t as (select * from '{sample_root / "truth" / "submissions.parquet"}'),
