@@ -1,4 +1,4 @@
-"""A night whose landing zone holds ninety hostile but plausible deliveries (tests/hostile.py),
+"""A night whose landing zone holds 87 hostile but plausible deliveries (tests/hostile.py),
 through the real DAG: every file gets its own reason, the rest of the night completes, nothing
 from outside the landing zone is read, and no NIK of a file's name leaves the ledger."""
 
