@@ -9,6 +9,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# property tests check what a function returns, never how fast: a deadline on a shared 2-core
+# machine only measures the neighbours
+settings.register_profile("rentan", deadline=None)
+settings.load_profile("rentan")
 
 REPO = Path(__file__).resolve().parents[1]
 

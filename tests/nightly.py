@@ -25,7 +25,11 @@ def run_nightly(dagbag, run_conf: dict | None = None, **kwargs):
 
 def run_checked(dagbag, env: dict, run_conf: dict | None = None, **kwargs) -> None:
     """One night with ``env`` set (a None value unsets), every task but the validation gate
-    succeeding (the sample holds files the gate must stop)."""
+    succeeding, and the gate failing exactly when the ledger says this run held a file back
+    (the sample holds files the gate must stop, though not every night receives one)."""
+    from rentan.ingest.ledger import Ledger, StandardisedFile
+    from rentan.settings import data_paths
+
     mp = pytest.MonkeyPatch()
     for k, v in env.items():
         if v is None:
@@ -34,10 +38,17 @@ def run_checked(dagbag, env: dict, run_conf: dict | None = None, **kwargs) -> No
             mp.setenv(k, v)
     try:
         run = run_nightly(dagbag, run_conf, **kwargs)
+        ledger = Ledger(data_paths().ledger_url)
+        try:
+            with ledger.session() as s:
+                held = s.query(StandardisedFile).filter_by(load_id=run.run_id, blocked=True).count()
+        finally:
+            ledger.dispose()
     finally:
         mp.undo()
     states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}
     assert all(s == "success" for k, s in states.items() if k[0] != "validation_gate"), states
+    assert states[("validation_gate", -1)] == ("failed" if held else "success"), (held, states)
 
 
 def night_outputs(root: Path, day: dt.date) -> dict:
