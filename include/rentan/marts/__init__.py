@@ -16,6 +16,8 @@ import hashlib
 import logging
 import os
 import shutil
+import socket
+import time
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
@@ -90,14 +92,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+STALE_SECONDS = 24 * 3600  # longer than a night may run (its run timeout): no run can still own it
+
+
 def _sweep(folder) -> None:
-    """Remove the work folders of marts runs that were killed (their process is gone) before they
-    could clean up; a folder kept after a failed audit stays until its night publishes."""
+    """Remove the work folders of marts runs that were killed before they could clean up: this
+    machine's whose process is gone, another machine's (a shared data root) once stale. A folder
+    kept after a failed audit stays until its night publishes."""
     if not folder.is_dir():
         return
+    here, now = socket.gethostname(), time.time()
     for d in folder.iterdir():
-        pid = d.name.rsplit("-", 1)[-1]
-        if d.is_dir() and pid.isdigit() and not (d / KEPT).exists() and not _alive(int(pid)):
+        host, _, pid = d.name[len("YYYY-MM-DD-"):].rpartition("-")
+        if not d.is_dir() or not pid.isdigit() or (d / KEPT).exists():
+            continue
+        gone = not _alive(int(pid)) if host in ("", here) else now - d.stat().st_mtime > STALE_SECONDS
+        if gone:
             log.info("removing the work folder of an interrupted marts run: %s", d.name)
             shutil.rmtree(d, ignore_errors=True)
 
@@ -114,7 +124,7 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     paths = paths or data_paths()
     config = config or load_config()
     build_id = safe_name(load_id)[:80]
-    work = paths.work / "marts" / f"{snapshot.isoformat()}-{os.getpid()}"
+    work = paths.work / "marts" / f"{snapshot.isoformat()}-{socket.gethostname()}-{os.getpid()}"
     _sweep(work.parent)
     shutil.rmtree(work, ignore_errors=True)
     staging = work / "staging"
