@@ -43,15 +43,9 @@ def _summary(text: str) -> str:
 
 
 def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from rentan.fsutil import process_alive
+
+    return pid is None or process_alive(pid)
 
 
 def follow(log: str, pid: int | None = None, out=sys.stdout) -> None:

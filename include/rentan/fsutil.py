@@ -43,3 +43,14 @@ def replace_dir(built: Path, target: Path) -> None:
         os.rename(built, target)
         built = aside
     shutil.rmtree(built, ignore_errors=True)  # the old folder, now under the built one's name
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine with ``pid`` exists (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

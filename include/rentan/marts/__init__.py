@@ -82,16 +82,6 @@ def _incomplete(staging) -> dict[str, str]:
 KEPT = "AUDIT_FAILED"  # a staging folder kept for inspection says why
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 STALE_SECONDS = 24 * 3600  # longer than a night may run (its run timeout): no run can still own it
 
 
@@ -99,6 +89,8 @@ def _sweep(folder) -> None:
     """Remove the work folders of marts runs that were killed before they could clean up: this
     machine's whose process is gone, another machine's (a shared data root) once stale. A folder
     kept after a failed audit stays until its night publishes."""
+    from rentan.fsutil import process_alive
+
     if not folder.is_dir():
         return
     here, now = socket.gethostname(), time.time()
@@ -106,7 +98,7 @@ def _sweep(folder) -> None:
         host, _, pid = d.name[len("YYYY-MM-DD-"):].rpartition("-")
         if not d.is_dir() or not pid.isdigit() or (d / KEPT).exists():
             continue
-        gone = not _alive(int(pid)) if host in ("", here) else now - d.stat().st_mtime > STALE_SECONDS
+        gone = not process_alive(int(pid)) if host in ("", here) else now - d.stat().st_mtime > STALE_SECONDS
         if gone:
             log.info("removing the work folder of an interrupted marts run: %s", d.name)
             shutil.rmtree(d, ignore_errors=True)
