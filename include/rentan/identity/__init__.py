@@ -50,7 +50,7 @@ from rentan import lists as village_lists
 from rentan.config import Config, load_config
 from rentan.identity.blocking import candidate_pairs, features, nik_pairs
 from rentan.identity.keys import hmac_sql, hmac_sql_pads, secret
-from rentan.identity.matching import mark_disputed, pair_id, reason, score_pairs, score_same_nik
+from rentan.identity.matching import COMPARISONS, mark_disputed, pair_id, reason, score_pairs, score_same_nik
 from rentan.identity.model import Model, load_model
 from rentan.fsutil import replace_dir
 from rentan.ingest.ledger import Ledger, ReviewDecision
@@ -191,17 +191,36 @@ def _with_ids(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, verdicts: dic
     return pairs
 
 
-def _persons(con: duckdb.DuckDBPyConnection, links: pd.DataFrame, split: np.ndarray) -> None:
+def _split_groups(con: duckdb.DuckDBPyConnection, conflicts: pd.DataFrame, anchor_linked: np.ndarray) -> pd.DataFrame:
+    """The records split from the person their NIK belongs to, each with the record whose group it
+    joins (``group_pos``): a record in conflict with its NIK's anchor is a group of its own; where
+    the anchor is the one that belongs elsewhere (it links to another person, the record does
+    not), the anchor leaves with every record of the NIK that agrees with it, so that one
+    person's records on a NIK they slipped onto stay together."""
+    own = conflicts["pos_j"].to_numpy(np.int64)[~anchor_linked]
+    anchors = np.unique(conflicts["pos_i"].to_numpy(np.int64)[anchor_linked])
+    con.register("split_anchor", pd.DataFrame({"pos_i": anchors}))
+    con.register("in_conflict", conflicts[["pos_i", "pos_j"]].astype("int64"))
+    followers = con.execute("""
+        select pos_i as pos, pos_i as group_pos from split_anchor
+        union all
+        select n.pos_j, n.pos_i from nik_pairs n join split_anchor using (pos_i)
+        anti join in_conflict c on c.pos_i = n.pos_i and c.pos_j = n.pos_j""").df()
+    out = pd.concat([pd.DataFrame({"pos": own, "group_pos": own}), followers], ignore_index=True)
+    return out.drop_duplicates("pos").astype("int64")
+
+
+def _persons(con: duckdb.DuckDBPyConnection, links: pd.DataFrame, split: pd.DataFrame) -> None:
     """Table ``tok``: each record's identity token (its NIK, or for a record split from the person
-    its NIK belongs to, the NIK and its record id) and the token of its person: linked tokens
-    form one person, which takes the token BPJS knows if any, else the most frequent, else the
-    smallest. Tokens in no link are their own person."""
-    con.register("split_pos", pd.DataFrame({"pos": np.unique(np.asarray(split, dtype=np.int64))}))
+    its NIK belongs to, the NIK and the record id of its group) and the token of its person: linked
+    tokens form one person, which takes the token BPJS knows if any, else the most frequent, else
+    the smallest. Tokens in no link are their own person."""
+    con.register("split_pos", split)
     con.execute("""
         create or replace table tok as
         select r.pos, r.source,
-               case when s.pos is null then r.nik else r.nik || '#' || r.record_id end as token
-        from records r left join split_pos s using (pos)""")
+               case when s.pos is null then r.nik else r.nik || '#' || g.record_id end as token
+        from records r left join split_pos s using (pos) left join records g on g.pos = s.group_pos""")
     con.register("link_pos", links[["pos_i", "pos_j"]])
     edges = con.execute("""
         select a.token as token_i, b.token as token_j
@@ -344,7 +363,7 @@ def _review_queue(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, model: M
     cols = ["record_id", "source", "nik", "name", "birth_date", "sex", "village_code", "area"]
     frame = review[["pair_id", "pos_i", "pos_j", "same_nik", "weight", "name_score", "nik_distance"]].copy()
     frame["reason_code"] = np.where(frame["same_nik"], "same_nik_different_person", "possible_same_person")
-    lv = review[["nik", "name", "birth_date", "sex"]].reset_index(drop=True)
+    lv = review[list(COMPARISONS)].reset_index(drop=True)
     frame["reason"] = reason(lv, model, "en").to_numpy(object)
     frame["alasan"] = reason(lv, model, "id").to_numpy(object)
     con.register("review_pairs", frame.drop(columns=["same_nik"]))
@@ -474,7 +493,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         anchor_linked = np.isin(conflicts["pos_i"], linked) & ~np.isin(conflicts["pos_j"], linked)
         split = np.where(anchor_linked, conflicts["pos_i"], conflicts["pos_j"])
         explained = np.isin(split, linked)
-        _persons(con, links, split)
+        _persons(con, links, _split_groups(con, conflicts, anchor_linked))
         _key_records(con, links, secret())
         open_conflicts = conflicts[(conflicts["decision"] == "conflict").to_numpy(bool) & ~explained]
         review = pd.concat([pairs[~same_nik & (pairs["decision"] == "review").to_numpy(bool)], open_conflicts],

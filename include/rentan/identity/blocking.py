@@ -49,20 +49,20 @@ PASSES = {
 def features(con: duckdb.DuckDBPyConnection, snapshot_year: int) -> None:
     """Table ``feat``: what matching compares, one row per record of ``records``: the NIK's parts,
     its birth date and sex, the record's own birth date and sex, the name's tokens, the district
-    of the proposing village (``home``), and ``disputed``: set once its NIK is found to be held by
+    of the proposing village (``home``) and the village itself (``v``, a proposal's only), and ``disputed``: set once its NIK is found to be held by
     two persons."""
     con.register("official_districts", pd.DataFrame({"r": districts()["code"].str.replace(".", "", regex=False)}))
     con.execute(f"""
         create or replace table feat as
         with n as (
             select pos, source, nik, coalesce(name_norm, '') as name, birth_date as bd, sex as sex_given,
-                   replace(district_code, '.', '') as home,
+                   replace(district_code, '.', '') as home, replace(village_code, '.', '') as v,
                    left(nik, 6) as r, substr(nik, 7, 6) as d6, right(nik, 4) as s,
                    substr(nik, 7, 2)::int as dd, substr(nik, 9, 2)::int as mm, substr(nik, 11, 2)::int as yy,
                    list_distinct(list_filter(string_split(coalesce(name_norm, ''), ' '), lambda t: t <> '')) as tokens
             from records
         )
-        select pos, source, nik, name, bd, r, d6, s, home, false as disputed,
+        select pos, source, nik, name, bd, r, d6, s, home, v, false as disputed,
                try(make_date(case when 2000 + yy <= {snapshot_year - 14} then 2000 + yy else 1900 + yy end,
                              mm, case when dd > 40 then dd - 40 else dd end)) as nd,
                case when dd > 40 then 'P' else 'L' end as nik_sex,

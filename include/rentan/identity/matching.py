@@ -1,6 +1,6 @@
 """Comparing two records: how much each field's agreement says they are one person.
 
-The Fellegi-Sunter idea Splink uses: each comparison (NIK, name, birth date, sex) puts a pair of
+The Fellegi-Sunter idea Splink uses: each comparison (NIK, name, birth date, sex, village) puts a pair of
 records in one of its levels, each level has a probability among pairs of one person (m) and among
 pairs of two persons (u), and the pair's match weight is the prior log-odds plus the sum of
 log2(m / u) over the comparisons. The levels are defined here; their m and u, the prior and the
@@ -40,6 +40,7 @@ _GAP = "abs(a.s::int - b.s::int)"
 _HOME = "((a.home = b.r and a.home <> a.r) or (b.home = a.r and b.home <> b.r))"
 NIK_LEVELS: tuple[tuple[str, str], ...] = (
     ("exact", "a.nik = b.nik"),
+    ("taken_next", "(a.disputed or b.disputed) and a.r = b.r and a.d6 = b.d6"),
     ("taken", "(a.disputed or b.disputed) and dl <= 2"),
     ("serial_next", f"a.r = b.r and a.d6 = b.d6 and {_GAP} <= 2"),
     ("serial_typo", "a.r = b.r and a.d6 = b.d6 and dl <= 2"),
@@ -65,10 +66,20 @@ BIRTH_LEVELS: tuple[tuple[str, str], ...] = (
     ("different", "true"),
 )
 SEX_LEVELS: tuple[tuple[str, str], ...] = (("same", "a.sex = b.sex"), ("different", "true"))
+# the villages that proposed the two records (codes without dots: province 2, regency 2, district
+# 2, village 4); a BPJS TK member has none, and says nothing here
+VILLAGE_LEVELS: tuple[tuple[str, str], ...] = (
+    ("missing", "a.v is null or b.v is null"),
+    ("same_village", "a.v = b.v"),
+    ("same_district", "left(a.v, 6) = left(b.v, 6)"),
+    ("same_regency", "left(a.v, 4) = left(b.v, 4)"),
+    ("different", "true"),
+)
 NAME_LEVELS = ("missing", "exact", "same_tokens", "token_more_or_less", "one_name_within", "typo",
                "typo_and_token", "close", "shares_token", "different")
 COMPARISONS = {"nik": [n for n, _ in NIK_LEVELS], "name": list(NAME_LEVELS),
-               "birth_date": [n for n, _ in BIRTH_LEVELS], "sex": [n for n, _ in SEX_LEVELS]}
+               "birth_date": [n for n, _ in BIRTH_LEVELS], "sex": [n for n, _ in SEX_LEVELS],
+               "village": [n for n, _ in VILLAGE_LEVELS]}
 # name levels by rapidfuzz score
 TYPO_RATIO, CLOSE_RATIO = 90, 80
 
@@ -78,14 +89,15 @@ def _case(levels: tuple[tuple[str, str], ...]) -> str:
 
 
 def comparison_sql(pairs: str) -> str:
-    """SQL: each pair of ``pairs`` (pos_i, pos_j, same_nik) with its NIK, birth-date and sex levels,
+    """SQL: each pair of ``pairs`` (pos_i, pos_j, same_nik, slip) with its NIK, birth-date and sex levels,
     the flags the name levels need and both names."""
     return f"""
-        select p.pos_i, p.pos_j, p.same_nik, a.name as name_i, b.name as name_j,
+        select p.pos_i, p.pos_j, p.same_nik, p.slip, a.name as name_i, b.name as name_j,
                damerau_levenshtein(a.nik, b.nik) as dl, dl::utinyint as nik_distance,
                {_case(NIK_LEVELS)}::utinyint as nik_level,
                {_case(BIRTH_LEVELS)}::utinyint as birth_date_level,
                {_case(SEX_LEVELS)}::utinyint as sex_level,
+               {_case(VILLAGE_LEVELS)}::utinyint as village_level,
                a.name = '' or b.name = '' as name_missing,
                a.name = b.name as name_exact,
                a.name_key = b.name_key as name_same_tokens,
@@ -149,7 +161,8 @@ def levels(frame: pd.DataFrame) -> pd.DataFrame:
     name, score = name_levels(frame)
     return pd.DataFrame({"nik": frame["nik_level"].to_numpy(np.uint8), "name": name,
                          "birth_date": frame["birth_date_level"].to_numpy(np.uint8),
-                         "sex": frame["sex_level"].to_numpy(np.uint8), "name_score": score})
+                         "sex": frame["sex_level"].to_numpy(np.uint8),
+                         "village": frame["village_level"].to_numpy(np.uint8), "name_score": score})
 
 
 def _scored(con: duckdb.DuckDBPyConnection, table: str, model: Model, batch: int, keep_all: bool) -> pd.DataFrame:
@@ -161,7 +174,8 @@ def _scored(con: duckdb.DuckDBPyConnection, table: str, model: Model, batch: int
         same = f["same_nik"].to_numpy(bool)
         # one NIK: what its records' other fields say, without the NIK and the prior of different NIKs
         w = np.where(same, weights(lv, model, without=("nik",)) - model.prior_weight, weights(lv, model))
-        decision = np.where(same, np.where(w < model.nik_conflict, "conflict", "same_nik"),
+        conflict = (w < model.nik_conflict) | f["slip"].to_numpy(bool)
+        decision = np.where(same, np.where(conflict, "conflict", "same_nik"),
                             np.where(w >= model.link, "link", np.where(w >= model.review, "review", "none")))
         out = pd.concat([f[["pos_i", "pos_j", "same_nik", "nik_distance"]].reset_index(drop=True), lv], axis=1)
         out["weight"] = np.round(w, 3)
@@ -170,7 +184,7 @@ def _scored(con: duckdb.DuckDBPyConnection, table: str, model: Model, batch: int
     if not kept:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
             ("pos_i", "int64"), ("pos_j", "int64"), ("same_nik", "bool"), ("nik_distance", "uint8"),
-            ("nik", "uint8"), ("name", "uint8"), ("birth_date", "uint8"), ("sex", "uint8"),
+            ("nik", "uint8"), ("name", "uint8"), ("birth_date", "uint8"), ("sex", "uint8"), ("village", "uint8"),
             ("name_score", "float64"), ("weight", "float64"), ("decision", "object"))})
     return pd.concat(kept, ignore_index=True)
 
@@ -178,9 +192,34 @@ def _scored(con: duckdb.DuckDBPyConnection, table: str, model: Model, batch: int
 def score_same_nik(con: duckdb.DuckDBPyConnection, model: Model, batch: int = 500_000,
                    keep_all: bool = False) -> pd.DataFrame:
     """The pairs of ``nik_pairs`` (a record and its NIK's anchor) weighed by their other fields:
-    those below the model's ``nik_conflict`` are two persons under one NIK (decision ``conflict``)."""
-    con.execute("create or replace temp table scored_input as select pos_i, pos_j, true as same_nik from nik_pairs")
+    those below the model's ``nik_conflict`` are two persons under one NIK (decision ``conflict``),
+    and so are those where a slip onto the NIK is plain (``slips``)."""
+    slips(con)
+    con.execute("""create or replace temp table scored_input as
+                   select p.pos_i, p.pos_j, true as same_nik, s.pos_i is not null as slip
+                   from nik_pairs p left join slip_pairs s using (pos_i, pos_j)""")
     return _scored(con, "scored_input", model, batch, keep_all)
+
+
+def slips(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``slip_pairs``: pairs of ``nik_pairs`` whose names differ where one record's name is
+    exactly that of a record under another NIK of the same region and birth date (the next person
+    born that day there) and the other's is not: a slip onto the neighbour's NIK, such as a twin's
+    (whose name is a letter apart, so the other fields alone would take the two for one person)."""
+    con.execute("""
+        create or replace temp table slip_pairs as
+        with named as (select distinct r || d6 as stem, nik, name from feat where name <> ''),
+        x as (
+            select p.pos_i, p.pos_j, a.r || a.d6 as stem, a.nik, a.name as name_a, b.name as name_b
+            from nik_pairs p join feat a on a.pos = p.pos_i join feat b on b.pos = p.pos_j
+            where a.name <> b.name and a.name <> '' and b.name <> ''
+        ), f as (
+            select x.pos_i, x.pos_j,
+                   exists (select 1 from named n where n.stem = x.stem and n.nik <> x.nik and n.name = x.name_a) as ma,
+                   exists (select 1 from named n where n.stem = x.stem and n.nik <> x.nik and n.name = x.name_b) as mb
+            from x
+        )
+        select pos_i, pos_j from f where ma <> mb""")
 
 
 def mark_disputed(con: duckdb.DuckDBPyConnection, conflicts: pd.DataFrame) -> None:
@@ -196,7 +235,8 @@ def score_pairs(con: duckdb.DuckDBPyConnection, model: Model, batch: int = 500_0
     """The blocking passes' pairs (``pairs``) compared and weighed, batch by batch so that memory
     stays flat; the links and pairs to review, or all of them with ``keep_all``: pos_i, pos_j, the
     levels, name_score, nik_distance, weight and decision."""
-    con.execute("create or replace temp table scored_input as select pos_i, pos_j, false as same_nik from pairs")
+    con.execute("create or replace temp table scored_input as select pos_i, pos_j, false as same_nik, false as slip "
+                "from pairs")
     return _scored(con, "scored_input", model, batch, keep_all)
 
 
@@ -212,7 +252,7 @@ def weights(lv: pd.DataFrame, model: Model, *, without: tuple[str, ...] = ()) ->
 def reason(lv: pd.DataFrame, model: Model, language: str) -> pd.Series:
     """What the comparisons found, in words, one phrase per comparison."""
     parts = [pd.Series(np.asarray(model.descriptions(comp, language), dtype=object)[lv[comp].to_numpy()])
-             for comp in ("nik", "name", "birth_date", "sex")]
+             for comp in COMPARISONS]
     out = parts[0]
     for p in parts[1:]:
         out = out + "; " + p

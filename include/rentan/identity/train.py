@@ -30,6 +30,7 @@ def labelled_pairs(root: Path, model) -> pd.DataFrame:
     from rentan.identity import _load_records, connect
     from rentan.identity.blocking import candidate_pairs, features, nik_pairs
     from rentan.identity.matching import mark_disputed, score_pairs, score_same_nik
+    from rentan.config import load_config
     from rentan.ingest.ledger import Ledger
     from rentan.settings import data_paths, snapshot_cutoff
 
@@ -38,7 +39,7 @@ def labelled_pairs(root: Path, model) -> pd.DataFrame:
     con = connect(paths.work / "train")
     ledger = Ledger(paths.ledger_url)
     try:
-        _load_records(con, paths, ledger, snapshot_cutoff(snapshot))
+        _load_records(con, paths, ledger, snapshot_cutoff(snapshot), load_config())
         features(con, snapshot.year)
         nik_pairs(con)
         same = score_same_nik(con, model, keep_all=True)
