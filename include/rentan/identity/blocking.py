@@ -81,7 +81,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, max_block: int) -> dict[str,
     con.execute("create or replace temp table found (pos_i bigint, pos_j bigint, pass utinyint)")
     con.execute("""
         create or replace temp table bk as
-        select pos, hash(nik) as nikh, r, s, name_key,
+        select pos, hash(nik) as nikh, source = 'submission' as proposal, r, s, name_key,
                list_distinct(list_filter([bd, nd], lambda x: x is not null)) as dates,
                list_distinct(list_filter([year(bd), year(nd)], lambda x: x is not null)) as years,
                case when len(tokens) = 0 then [''] else tokens end as tokens
@@ -92,12 +92,14 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, max_block: int) -> dict[str,
         for col, alias in (("dates", "dt"), ("years", "yr"), ("tokens", "tok")):
             if re.search(rf"\b{alias}\b", key):
                 rel = f"(select *, unnest({col}) as {alias} from {rel})"
-        con.execute(f"create or replace temp table k as select pos, nikh, {key} as key from {rel}")
+        con.execute(f"create or replace temp table k as select pos, nikh, proposal, {key} as key from {rel}")
+        # a block of members alone gives no pair worth comparing (see below)
         con.execute(f"""
             insert into found
-            with big as (select key from k group by key having count(*) between 2 and {int(max_block)})
+            with big as (select key from k group by key
+                         having count(*) between 2 and {int(max_block)} and bool_or(proposal))
             select a.pos, b.pos, {i} from k a join big using (key) join k b on a.key = b.key and a.pos < b.pos
-            where a.nikh <> b.nikh""")
+            where a.nikh <> b.nikh and (a.proposal or b.proposal)""")
     con.execute("drop table k; drop table bk")
     counts = con.execute("select pass, count(distinct (pos_i, pos_j)) from found group by 1").fetchall()
     con.execute("""

@@ -208,18 +208,20 @@ def slips(con: duckdb.DuckDBPyConnection) -> None:
     (whose name is a letter apart, so the other fields alone would take the two for one person)."""
     con.execute("""
         create or replace temp table slip_pairs as
-        with named as (select distinct r || d6 as stem, nik, name from feat where name <> ''),
-        x as (
-            select p.pos_i, p.pos_j, a.r || a.d6 as stem, a.nik, a.name as name_a, b.name as name_b
+        with x as (
+            select p.pos_i, p.pos_j, a.r || a.d6 as stem, a.name as name_a, b.name as name_b
             from nik_pairs p join feat a on a.pos = p.pos_i join feat b on b.pos = p.pos_j
             where a.name <> b.name and a.name <> '' and b.name <> ''
-        ), f as (
-            select x.pos_i, x.pos_j,
-                   exists (select 1 from named n where n.stem = x.stem and n.nik <> x.nik and n.name = x.name_a) as ma,
-                   exists (select 1 from named n where n.stem = x.stem and n.nik <> x.nik and n.name = x.name_b) as mb
-            from x
+        ), shared as (
+            -- a name held under two NIKs or more of one region and birth date, among those of x
+            select r || d6 as stem, name from feat
+            where r || d6 in (select stem from x) and name <> ''
+            group by all having count(distinct nik) > 1
         )
-        select pos_i, pos_j from f where ma <> mb""")
+        select x.pos_i, x.pos_j from x
+        left join shared sa on sa.stem = x.stem and sa.name = x.name_a
+        left join shared sb on sb.stem = x.stem and sb.name = x.name_b
+        where (sa.name is null) <> (sb.name is null)""")
 
 
 def mark_disputed(con: duckdb.DuckDBPyConnection, conflicts: pd.DataFrame) -> None:
