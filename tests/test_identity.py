@@ -236,3 +236,41 @@ def test_a_later_extract_replaces_a_members_row(night):
     # and on the snapshot before the later extract arrived, the member was still active
     resolve(data_paths(night), load_id="n0", snapshot=dt.date(2025, 6, 5))
     assert candidates(night)[("usulan_home.xlsx", 3)]["status"] == "already_covered"
+
+
+def test_a_slip_onto_a_twins_nik_belongs_to_the_one_who_made_it(data_root, monkeypatch):
+    """Twins born the same day in one district hold neighbouring NIKs and names a letter apart.
+    A village types Hasan's NIK for his twin Hasin's on two lists: the two records stay with
+    Hasan (the BPJS TK member), apart from Hasin, whose own proposal carries the NIK too."""
+    monkeypatch.setenv("RENTAN_PERSON_KEY", "test-secret")
+    n_hasan, n_hasin = nik(12, 3, 88, 1), nik(12, 3, 88, 2)
+    land = data_root / "landing"
+    write_xlsx(land / "submissions/lahat/tanjung-sakti-pumi/usulan_kembar.xlsx", HEADER, [
+        proposal(1, n_hasin, "Hasan Basri", "12-03-1988"),
+        proposal(2, n_hasin, "Hasin Basri", "12-03-1988"),
+    ], title=False)
+    write_xlsx(land / "submissions/lahat/lain/usulan_lain.xlsx", HEADER, [
+        proposal(1, n_hasin, "HASAN BASRI", "12-03-1988", v=AWAY),
+    ], title=False)
+    (land / "membership/lahat").mkdir(parents=True)
+    (land / "membership/lahat/kepesertaan.csv").write_text(
+        "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
+        f"77777777777,{n_hasan},HASAN BASRI,12-03-1988,PU,\"JKK, JKM, JHT, JP\",01-01-2020,AKTIF,2025-05,PT C,\n")
+    delivered(land, DELIVERED)
+    ingest(data_paths(data_root), load_id="n1")
+    standardise(data_paths(data_root), load_id="n1", today=SNAPSHOT)
+    report = resolve(data_paths(data_root), load_id="n1", snapshot=SNAPSHOT)
+    c = candidates(data_root)  # by file and Excel row: the data starts on row 2
+    hasan, hasin = person_keys(pd.Series([n_hasan, n_hasin]), b"test-secret")
+    assert c[("usulan_kembar.xlsx", 2)]["person_key"] == c[("usulan_lain.xlsx", 2)]["person_key"] == hasan
+    assert c[("usulan_kembar.xlsx", 2)]["status"] == "already_covered"
+    assert (c[("usulan_lain.xlsx", 2)]["status"], c[("usulan_lain.xlsx", 2)]["duplicate_of"]) == (
+        "duplicate", c[("usulan_kembar.xlsx", 2)]["record_id"])
+    # Hasin is his own person; a name a letter apart and the next serial could still be Hasan
+    # mistyped twice over, so a person looks at the pair (nobody else's NIK explains it)
+    assert c[("usulan_kembar.xlsx", 3)]["person_key"] == hasin
+    assert (c[("usulan_kembar.xlsx", 3)]["status"], c[("usulan_kembar.xlsx", 3)]["reason"]) == (
+        "needs_review", "possible_same_person")
+    assert report["nik_conflicts"] == 1 and report["nik_conflicts_explained"] == 1 and report["review_pairs"] == 1
+    queue = pd.read_parquet(data_root / "warehouse/silver/review_queue/review_queue.parquet")
+    assert {queue.at[0, "name_a"], queue.at[0, "name_b"]} == {"Hasin Basri", "HASAN BASRI"}

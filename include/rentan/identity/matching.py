@@ -13,7 +13,14 @@ The NIK comparison reads what the NIK says (region, DDMMYY with day + 40 for wom
 - a difference within the date part, where one record's own birth date and sex agree with the
   other's NIK, is a typo: strong evidence of one person; where each record agrees with its own
   NIK, two persons born on different days (siblings): strong evidence of two;
-- a region that is no district at all is a typo.
+- a region that is no district at all is a typo;
+- a record sharing its NIK with records of another name, whose own name is exactly that of a
+  record under the neighbouring NIK (same region and date, another serial), slipped onto the
+  neighbour's NIK (``slips``): the pair is a conflict however alike the names are (twins' names
+  are a letter apart), and for that record the NIK is no evidence against the neighbour.
+
+The proposing villages are a comparison of their own: a village that lists a person twice is the
+commonest duplicate, and a BPJS TK member (no village) says nothing either way.
 
 Names are the standardise stage's normalised names; their levels survive an added or dropped
 token (one's tokens all in the other's) and typos (rapidfuzz's token-sort and token-set ratios,
@@ -202,7 +209,8 @@ def score_same_nik(con: duckdb.DuckDBPyConnection, model: Model, batch: int = 50
 
 
 def slips(con: duckdb.DuckDBPyConnection) -> None:
-    """Table ``slip_pairs``: pairs of ``nik_pairs`` whose names differ where one record's name is
+    """Table ``slip_pairs``: pairs of ``nik_pairs`` whose names differ where one record's name (the
+    ``slipped`` one) is
     exactly that of a record under another NIK of the same region and birth date (the next person
     born that day there) and the other's is not: a slip onto the neighbour's NIK, such as a twin's
     (whose name is a letter apart, so the other fields alone would take the two for one person)."""
@@ -218,18 +226,21 @@ def slips(con: duckdb.DuckDBPyConnection) -> None:
             where r || d6 in (select stem from x) and name <> ''
             group by all having count(distinct nik) > 1
         )
-        select x.pos_i, x.pos_j from x
+        select x.pos_i, x.pos_j, case when sa.name is null then x.pos_j else x.pos_i end as slipped from x
         left join shared sa on sa.stem = x.stem and sa.name = x.name_a
         left join shared sb on sb.stem = x.stem and sb.name = x.name_b
         where (sa.name is null) <> (sb.name is null)""")
 
 
 def mark_disputed(con: duckdb.DuckDBPyConnection, conflicts: pd.DataFrame) -> None:
-    """Both records of each pair found to be two persons under one NIK: which of them typed it
-    wrongly is not known, so for either the NIK is no evidence against a match elsewhere."""
-    con.register("disputed_in", pd.DataFrame({"pos": np.unique(np.concatenate(
-        [conflicts["pos_i"].to_numpy(np.int64), conflicts["pos_j"].to_numpy(np.int64)]))}))
-    con.execute("update feat set disputed = true where pos in (select pos from disputed_in)")
+    """The records of each pair found to be two persons under one NIK, for which the NIK is then no
+    evidence against a match elsewhere: of a slip onto the neighbour's NIK, the one that slipped;
+    of any other pair, both, since which of them typed the NIK wrongly is not known."""
+    con.register("conflict_in", conflicts[["pos_i", "pos_j"]].astype("int64"))
+    con.execute("""
+        update feat set disputed = true where pos in (
+            select unnest(case when s.slipped is not null then [s.slipped] else [c.pos_i, c.pos_j] end)
+            from conflict_in c left join slip_pairs s using (pos_i, pos_j))""")
 
 
 def score_pairs(con: duckdb.DuckDBPyConnection, model: Model, batch: int = 500_000,
