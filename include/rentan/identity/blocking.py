@@ -49,8 +49,8 @@ PASSES = {
 def features(con: duckdb.DuckDBPyConnection, snapshot_year: int) -> None:
     """Table ``feat``: what matching compares, one row per record of ``records``: the NIK's parts,
     its birth date and sex, the record's own birth date and sex, the name's tokens, the district
-    of the proposing village (``home``) and the village itself (``v``, a proposal's only), and ``disputed``: set once its NIK is found to be held by
-    two persons."""
+    of the proposing village (``home``) and the village itself (``v``, a proposal's only), and
+    ``disputed``: set once its NIK is found to be held by two persons."""
     con.register("official_districts", pd.DataFrame({"r": districts()["code"].str.replace(".", "", regex=False)}))
     con.execute(f"""
         create or replace table feat as
@@ -93,7 +93,8 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, max_block: int) -> dict[str,
             if re.search(rf"\b{alias}\b", key):
                 rel = f"(select *, unnest({col}) as {alias} from {rel})"
         con.execute(f"create or replace temp table k as select pos, nikh, proposal, {key} as key from {rel}")
-        # a block of members alone gives no pair worth comparing (see below)
+        # a mistyped NIK is a village's: two BPJS TK cards under two NIKs are two people to BPJS, so
+        # only blocks and pairs with a proposal in them are worth comparing
         con.execute(f"""
             insert into found
             with big as (select key from k group by key
@@ -106,9 +107,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, max_block: int) -> dict[str,
         create or replace table pairs as
         with d as (select pos_i, pos_j, bit_or((1::integer << pass)::integer) as passes from found group by all)
         select d.* from d join feat a on a.pos = d.pos_i join feat b on b.pos = d.pos_j
-        -- a mistyped NIK is a village's: two BPJS TK cards under two NIKs are two people to BPJS
-        where (a.source = 'submission' or b.source = 'submission')
-          and (damerau_levenshtein(a.nik, b.nik) <= 2 or a.name_key = b.name_key)""")
+        where damerau_levenshtein(a.nik, b.nik) <= 2 or a.name_key = b.name_key""")
     con.execute("drop table found")
     names = list(PASSES)
     return {names[p]: int(n) for p, n in counts}

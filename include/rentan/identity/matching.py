@@ -1,8 +1,8 @@
 """Comparing two records: how much each field's agreement says they are one person.
 
-The Fellegi-Sunter idea Splink uses: each comparison (NIK, name, birth date, sex, village) puts a pair of
-records in one of its levels, each level has a probability among pairs of one person (m) and among
-pairs of two persons (u), and the pair's match weight is the prior log-odds plus the sum of
+The Fellegi-Sunter idea Splink uses: each comparison (NIK, name, birth date, sex, village) puts a
+pair of records in one of its levels, each level has a probability among pairs of one person (m)
+and among pairs of two persons (u), and the pair's match weight is the prior log-odds plus the sum of
 log2(m / u) over the comparisons. The levels are defined here; their m and u, the prior and the
 thresholds are the model file's (``rentan.identity.model``).
 
@@ -96,8 +96,8 @@ def _case(levels: tuple[tuple[str, str], ...]) -> str:
 
 
 def comparison_sql(pairs: str) -> str:
-    """SQL: each pair of ``pairs`` (pos_i, pos_j, same_nik, slip) with its NIK, birth-date and sex levels,
-    the flags the name levels need and both names."""
+    """SQL: each pair of ``pairs`` (pos_i, pos_j, same_nik, slip) with its NIK, birth-date, sex and
+    village levels, the flags the name levels need and both names."""
     return f"""
         select p.pos_i, p.pos_j, p.same_nik, p.slip, a.name as name_i, b.name as name_j,
                damerau_levenshtein(a.nik, b.nik) as dl, dl::utinyint as nik_distance,
@@ -209,11 +209,11 @@ def score_same_nik(con: duckdb.DuckDBPyConnection, model: Model, batch: int = 50
 
 
 def slips(con: duckdb.DuckDBPyConnection) -> None:
-    """Table ``slip_pairs``: pairs of ``nik_pairs`` whose names differ where one record's name (the
-    ``slipped`` one) is
-    exactly that of a record under another NIK of the same region and birth date (the next person
-    born that day there) and the other's is not: a slip onto the neighbour's NIK, such as a twin's
-    (whose name is a letter apart, so the other fields alone would take the two for one person)."""
+    """Table ``slip_pairs``: pairs of ``nik_pairs`` whose names differ where one record's name (that
+    of ``slipped``) is exactly that of a record under another NIK of the same region and birth date
+    (the next person born that day there) and the other's is not: a slip onto the neighbour's NIK,
+    such as a twin's (whose name is a letter apart, so the other fields alone would take the two
+    for one person)."""
     con.execute("""
         create or replace temp table slip_pairs as
         with x as (

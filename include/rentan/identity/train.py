@@ -27,10 +27,10 @@ TRAIN_SEED = 101
 
 def labelled_pairs(root: Path, model) -> pd.DataFrame:
     """Every candidate pair of the benchmark under ``root``, with its levels and whether it is one person."""
+    from rentan.config import load_config
     from rentan.identity import _load_records, connect
     from rentan.identity.blocking import candidate_pairs, features, nik_pairs
     from rentan.identity.matching import mark_disputed, score_pairs, score_same_nik
-    from rentan.config import load_config
     from rentan.ingest.ledger import Ledger
     from rentan.settings import data_paths, snapshot_cutoff
 
