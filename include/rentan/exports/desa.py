@@ -167,13 +167,15 @@ def _file_keys(rows: pd.DataFrame) -> pd.Series:
     return pd.Series(key.reindex(at).to_numpy(), index=rows.index, dtype="string").where(unknown)
 
 
-def _table(rows: pd.DataFrame) -> pd.DataFrame:
-    """The fix-list of one village: its rows by file and row, each held-back file led by one line
-    that says the whole file was held back and why."""
+def _table(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The fix-lists of all villages at once (one call, not one per village: pandas costs per call):
+    each list's rows by file and row, each held-back file led by one line that says the whole file
+    was held back and why. Sorted by ``by`` (the list) first; the rows carry ``by``'s columns."""
     headers = _header_names()
     field = rows["field"].astype("string")
     field_header = field.map(headers).astype("string").fillna(field.str.replace("_", " ").str.upper())
     body = pd.DataFrame({
+        **{k: rows[k] for k in by},
         "Berkas": rows["berkas"],
         "Lembar": rows["sheet"].astype("string").fillna(""),
         "Baris": rows["row_number"].astype("Int64"),
@@ -189,21 +191,23 @@ def _table(rows: pd.DataFrame) -> pd.DataFrame:
     })
     held = rows[rows["held"].astype(bool)]
     if len(held):
-        first = held.sort_values(["source_file", "row_number"]).drop_duplicates("source_file")
-        n_rows = held.groupby("source_file").size()
+        one_file = [*by, "source_file"]
+        first = held.sort_values(["source_file", "row_number"]).drop_duplicates(one_file)
+        n_rows = held.groupby(one_file).size().rename("n_rows")
+        n_held = first[one_file].merge(n_rows, left_on=one_file, right_index=True, how="left")["n_rows"]
         missing_col = first["reason_code"].eq("missing_column") & first["field"].notna()
         col_name = field_header.reindex(first.index)
         why = first["masalah"].astype("string").where(
             ~missing_col, first["masalah"].astype("string") + " Kolom yang tidak ada: " + col_name)
         lead = pd.DataFrame({
+            **{k: first[k] for k in by},
             "Berkas": first["berkas"],
             "Lembar": "",
             "Baris": pd.Series(pd.NA, index=first.index, dtype="Int64"),
             "Nama": pd.NA,
             "Kolom": col_name.where(missing_col),
             "Isi Saat Ini": pd.NA,
-            "Masalah": f"{HELD_BACK} (" + first["source_file"].map(n_rows).astype("string")
-                       + " baris): " + why,
+            "Masalah": f"{HELD_BACK} (" + n_held.astype("string") + " baris): " + why,
             "Masalah Lain": pd.NA,
             "Yang Harus Dilakukan": first["tindakan_"].astype("string"),
             "Saran": "Semua baris berkas ini di bawah ikut ditahan. Perbaiki berkasnya, lalu kirim ulang seluruh berkas.",
@@ -212,17 +216,19 @@ def _table(rows: pd.DataFrame) -> pd.DataFrame:
         })
         body = pd.concat([lead, body], ignore_index=True)
     # every column is a sort key, so equal input gives equal order whatever order the files were read in
-    keys = ["_file", "_line", "Lembar", "Baris"] + [c for c in COLUMNS if c not in ("Lembar", "Baris")]
+    keys = [*by, "_file", "_line", "Lembar", "Baris"] + [c for c in COLUMNS if c not in ("Lembar", "Baris")]
     body = body.sort_values(keys, na_position="first", kind="mergesort")
-    return body[COLUMNS].reset_index(drop=True)
+    return body[[*by, *COLUMNS]].reset_index(drop=True)
 
 
-def _summary(per: pd.DataFrame) -> pd.DataFrame:
-    """Rows per problem and file; ``per`` has one line per reason of each row of one list."""
-    counts = (per.groupby(["source_file", "berkas", "masalah"], dropna=False)
+def _summary(per: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Rows per problem and file of every list; ``per`` has one line per reason of each row."""
+    counts = (per.groupby([*by, "source_file", "berkas", "masalah"], dropna=False)
               .agg(tindakan=("tindakan", "first"), n=("rid", "nunique")).reset_index())
-    counts = counts.sort_values(["source_file", "n", "masalah"], ascending=[True, False, True], kind="mergesort")
+    counts = counts.sort_values([*by, "source_file", "n", "masalah"], ascending=[*(True for _ in by), True, False, True],
+                                kind="mergesort")
     return pd.DataFrame({
+        **{k: counts[k] for k in by},
         "Berkas": counts["berkas"].astype("string"),
         "Masalah": counts["masalah"].astype("string"),
         "Yang Harus Dilakukan": counts["tindakan"].astype("string"),
@@ -230,19 +236,23 @@ def _summary(per: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
-def _titles(regency: Regency, place: str, snapshot: dt.date, rows: pd.DataFrame) -> list[str]:
-    n_rows = int(rows["rid"].nunique())
-    n_files = int(rows["source_file"].nunique())
+def _counts(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per list: rows turned back, files they came from, files held back whole."""
+    held = rows["source_file"].where(rows["held"].astype(bool))
+    return (rows.assign(_held=held).groupby(by, sort=False)
+            .agg(n_rows=("rid", "nunique"), n_files=("source_file", "nunique"), n_held=("_held", "nunique")))
+
+
+def _titles(regency: Regency, place: str, snapshot: dt.date, counts) -> list[str]:
     lines = [
         TITLE,
         f"{place}, {regency.name}",
         f"Keadaan data per {snapshot:%d-%m-%Y}",
-        f"{n_rows} baris dari {n_files} berkas belum dapat diterima. Perbaiki baris-baris ini pada berkas "
-        "asli, lalu kirim ulang seluruh berkas.",
+        f"{counts.n_rows} baris dari {counts.n_files} berkas belum dapat diterima. Perbaiki baris-baris ini pada "
+        "berkas asli, lalu kirim ulang seluruh berkas.",
     ]
-    n_held = int(rows.loc[rows["held"].astype(bool), "source_file"].nunique())
-    if n_held:
-        lines.append(f"PERHATIAN: {n_held} berkas ditahan seluruhnya; lihat baris bertanda {HELD_BACK}.")
+    if counts.n_held:
+        lines.append(f"PERHATIAN: {counts.n_held} berkas ditahan seluruhnya; lihat baris bertanda {HELD_BACK}.")
     return lines
 
 
@@ -312,10 +322,13 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
         rows["list"] = (rows["village"] + "/daftar_perbaikan_" + stem + ".xlsx").fillna(
             f"{UNKNOWN_VILLAGE_DIR}/daftar_perbaikan_" + _file_keys(rows) + ".xlsx")
         reasons = reasons.merge(rows[["rid", "list", "slug", "berkas", "source_file"]], on="rid")
-        lists = rows.groupby(["slug", "list"], sort=True)
-        reasons_of = dict(list(reasons.groupby(["slug", "list"], sort=False)))
+        by = ["slug", "list"]
+        lists = rows.groupby(by, sort=True)
+        tables = dict(list(_table(rows, by).groupby(by, sort=False)))
+        summaries = dict(list(_summary(reasons, by).groupby(by, sort=False)))
+        counts = _counts(rows, by)
     else:
-        known, lists, reasons_of = None, [], {}
+        known, lists, tables, summaries, counts = None, [], {}, {}, None
 
     scratch = paths.work / "exports"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -330,9 +343,12 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
         try:
             for rel, part in by_regency[slug]:
                 village = part["village"].iat[0]
-                titles = _titles(regency, _place(regency, village, part, known), snapshot, part)
-                write_xlsx(built / rel, {MAIN_SHEET: _table(part), SUMMARY_SHEET: _summary(reasons_of[(slug, rel)])},
-                           created=created, title_rows={MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]})
+                titles = _titles(regency, _place(regency, village, part, known), snapshot,
+                                 counts.loc[(slug, rel)])
+                sheets = {MAIN_SHEET: tables[(slug, rel)][COLUMNS].reset_index(drop=True),
+                          SUMMARY_SHEET: summaries[(slug, rel)].drop(columns=by).reset_index(drop=True)}
+                write_xlsx(built / rel, sheets, created=created,
+                           title_rows={MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]})
             # the regency's blank form travels with the lists, so a village fixing its rows has it at hand
             write_template(built / template_name(regency), regency, config, created=created)
             _swap_in(built, out_root / slug, scratch)

@@ -63,6 +63,11 @@ WORKBOOK_OPTIONS = {
     "strings_to_formulas": False,
     "strings_to_urls": False,
 }
+# a long table goes row by row to a temporary file per sheet, so memory stays flat however long the
+# list (its strings are then stored in their cells, not in a shared table); a short one is built in
+# memory, which spares the temporary files that cost more than its cells
+STREAMED_OPTIONS = {**WORKBOOK_OPTIONS, "in_memory": False, "constant_memory": True}
+STREAM_FROM_ROWS = 20_000
 
 
 def neutralise(values: pd.Series) -> pd.Series:
@@ -142,6 +147,32 @@ def set_up_page(ws, header_row: int | None, caption: str = "") -> None:
     ws.set_footer("&R&8Halaman &P dari &N")
 
 
+def _cells(col: pd.Series, kind: str) -> list:
+    """The column's values as xlsxwriter takes them, None for a blank cell."""
+    if kind == "text":
+        # neutralise_text per value: pandas' str.match and mask cost more than the cells on a short list
+        return [None if v is pd.NA or v == "" else neutralise_text(v) for v in col.astype("string").tolist()]
+    if kind == "number":
+        return [None if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v)) else v
+                for v in col.tolist()]
+    if kind == "bool":
+        return [None if v is None or v is pd.NA else bool(v) for v in col.tolist()]
+    days = pd.to_datetime(col, errors="raise")
+    return [None if v is None or v is pd.NaT else v.to_pydatetime().replace(tzinfo=None) for v in days.tolist()]
+
+
+def _line_lengths(cells: list) -> list[list[int]]:
+    # measured in plain Python: a fix-list has a few dozen rows, and pandas' per-call cost on a
+    # few dozen values is what made the lists slow to write
+    return [[len(part) for part in v.split("\n")] if v is not None else [0] for v in cells]
+
+
+def _lines(lengths: list[list[int]], width: float, kind: str = "body") -> np.ndarray:
+    """:func:`wrapped_lines` from each cell's line lengths."""
+    room = max(1.0, (width - 1) * CHARS_PER_WIDTH[kind])
+    return np.array([sum(max(1, math.ceil(n / room)) for n in parts) for parts in lengths], dtype=float)
+
+
 def _write_sheet(wb: xlsxwriter.Workbook, name: str, frame: pd.DataFrame, titles: list[str],
                  fmt: dict[str, xlsxwriter.format.Format], widths: dict[str, float] | None = None) -> None:
     _check_sheet_name(name)
@@ -159,53 +190,46 @@ def _write_sheet(wb: xlsxwriter.Workbook, name: str, frame: pd.DataFrame, titles
 
     lines = np.ones(n)
     header_lines = 1.0
+    columns = []  # (cells, writer method, format) per column, written row by row below
     for c, column in enumerate(frame.columns):
         col = frame[column].reset_index(drop=True)
         kind = _kind(col)
-        shown = neutralise(col) if kind == "text" else None
-        longest = _longest_line(shown if kind == "text" else col.astype("string"))
+        cells = _cells(col, kind)
+        lengths = (_line_lengths(cells) if kind == "text"
+                   else [[len(v)] for v in col.astype("string").fillna("").tolist()])
+        longest = max((max(parts) for parts in lengths), default=0)
         money = kind == "number" and str(column).endswith(MONEY_SUFFIX)
         if money:
             longest += max(longest - 2, 0) // 3  # the thousands separators
         width = (widths or {}).get(str(column)) or _width(str(column), longest, kind)
-        wrap = kind == "text" and (longest + 2 > width or bool(shown.str.contains("\n").fillna(False).any()))
+        wrap = kind == "text" and (longest + 2 > width or any(len(parts) > 1 for parts in lengths))
         if wrap and n:
-            lines = np.maximum(lines, wrapped_lines(shown, width))
-        header_lines = max(header_lines, float(wrapped_lines(pd.Series([str(column)]), width, "header")[0]))
+            lines = np.maximum(lines, _lines(lengths, width))
+        header_lines = max(header_lines, float(_lines([[len(p) for p in str(column).split("\n")]], width,
+                                                      "header")[0]))
         number = fmt["money"] if money else fmt["number"]
         cell_fmt = {"text": fmt["wrap"] if wrap else fmt["text"], "date": fmt["date"],
                     "number": number, "bool": fmt["number"]}[kind]
         # the column format also applies to cells typed in later, so a NIK added by hand stays text
         ws.set_column(c, c, width, cell_fmt)
-        ws.write_string(header_row, c, neutralise_text(str(column)), fmt["header"])
-
-        # xlsxwriter takes one cell per call; what each cell becomes was decided above, per column
-        r0 = header_row + 1
-        if kind == "text":
-            for i, v in enumerate(shown.tolist()):
-                if v is pd.NA or v == "":
-                    continue
-                ws.write_string(r0 + i, c, v, cell_fmt)
-        elif kind == "number":
-            for i, v in enumerate(col.tolist()):
-                if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v)):
-                    continue
-                ws.write_number(r0 + i, c, v, cell_fmt)
-        elif kind == "bool":
-            for i, v in enumerate(col.tolist()):
-                if v is None or v is pd.NA:
-                    continue
-                ws.write_boolean(r0 + i, c, bool(v), cell_fmt)
-        else:
-            days = pd.to_datetime(col, errors="raise")
-            for i, v in enumerate(days.tolist()):
-                if v is None or v is pd.NaT:
-                    continue
-                ws.write_datetime(r0 + i, c, v.to_pydatetime().replace(tzinfo=None), cell_fmt)
+        write = {"text": ws.write_string, "number": ws.write_number, "bool": ws.write_boolean,
+                 "date": ws.write_datetime}[kind]
+        columns.append((cells, write, cell_fmt))
 
     ws.set_row(header_row, LINE_HEIGHT_PT * header_lines)
-    for i in np.flatnonzero(lines > 1):
-        ws.set_row(header_row + 1 + int(i), LINE_HEIGHT_PT * float(lines[i]))
+    for c, column in enumerate(frame.columns):
+        ws.write_string(header_row, c, neutralise_text(str(column)), fmt["header"])
+    # row by row, as xlsxwriter's constant-memory mode takes them: a branch's list of a whole
+    # province is streamed to disk, not held as a million cells in memory
+    tall = lines > 1
+    r0 = header_row + 1
+    for i in range(n):
+        if tall[i]:
+            ws.set_row(r0 + i, LINE_HEIGHT_PT * float(lines[i]))
+        for c, (cells, write, cell_fmt) in enumerate(columns):
+            v = cells[i]
+            if v is not None:
+                write(r0 + i, c, v, cell_fmt)
     if len(frame.columns):
         ws.freeze_panes(header_row + 1, 0)
         ws.autofilter(header_row, 0, header_row + max(n, 1), len(frame.columns) - 1)
@@ -250,7 +274,8 @@ def write_xlsx(path: str | os.PathLike, sheets: dict[str, pd.DataFrame], *, crea
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        wb = xlsxwriter.Workbook(str(tmp), WORKBOOK_OPTIONS)
+        long = sum(len(frame) for frame in sheets.values()) >= STREAM_FROM_ROWS
+        wb = xlsxwriter.Workbook(str(tmp), STREAMED_OPTIONS if long else WORKBOOK_OPTIONS)
         wb.set_properties({"created": created, "author": "", "company": ""})
         fmt = formats(wb)
         for name, frame in sheets.items():

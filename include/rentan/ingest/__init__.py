@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rentan.config import Config, load_config
-from rentan.ingest.fit import Misfiled, misfiled
+from rentan.ingest.fit import Misfiled, misfiled_many
 from rentan.ingest.errors import UnreadableFile
 from rentan.ingest.guard import Reader, os_error
 from rentan.ingest.ledger import DUPLICATE, IGNORED, LOADED, UNREADABLE, IngestedFile, Ledger
@@ -312,84 +313,174 @@ def ingest(
         # oldest first, so that of two identical deliveries the earlier one is loaded
         order = sorted(landed, key=lambda i: (i.stat.st_mtime_ns if i.stat else 0, i.rel))
         with Reader() as reader:
-            for item in track(order, what, "files"):
-                _ingest_one(item, reader, ledger, known, first_by_content, report, paths, config, load_id)
+            for batch in _batches(track(order, what, "files")):
+                _ingest_batch(batch, reader, ledger, known, first_by_content, report, paths, config, load_id)
     finally:
         ledger.dispose()
     log.info("ingest %s: %s", load_id, report.as_dict())
     return report
 
 
-def _ingest_one(item: Landed, reader: Reader, ledger: Ledger, known, first_by_content: dict[str, str],
-                report: IngestReport, paths: DataPaths, config: Config, load_id: str) -> None:
-    """One landed path into bronze, or into the ledger with the reason it is not."""
-    report.files_seen += 1
-    name = mask_digits(item.rel)
-    unread = item.problem is not None and item.problem.code in UNREAD
-    sha = _unread_key(item) if unread else None
-    if sha is None:
-        try:
-            sha = reader.sha256(item.path)
-        except UnreadableFile as bad:  # gone, forbidden or hanging since the folder was listed
-            item.problem = bad
-            sha = _unread_key(item)
-    if (item.rel, sha) in known.by_path_and_content:
-        report.already_known += 1
-        return
+BATCH_FILES = 512
+BATCH_BYTES = 256 << 20
+
+
+def _batches(items):
+    """The landed files in batches of at most BATCH_FILES files and BATCH_BYTES bytes (a large
+    extract is a batch of its own): what is read side by side and recorded in one transaction."""
+    batch, size = [], 0
+    for item in items:
+        n = item.stat.st_size if item.stat else 0
+        if batch and (len(batch) >= BATCH_FILES or size + n > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += n
+    if batch:
+        yield batch
+
+
+def _unread(item: Landed) -> bool:
+    return item.problem is not None and item.problem.code in UNREAD
+
+
+def _ingest_batch(batch: list[Landed], reader: Reader, ledger: Ledger, known, first_by_content: dict[str, str],
+                  report: IngestReport, paths: DataPaths, config: Config, load_id: str) -> None:
+    """Landed paths into bronze, or into the ledger with the reason they are not. The per-file work
+    (hash, read, write) runs side by side; the checks over the files' rows run once per folder of
+    the batch; the ledger takes the batch's claims and its records in one transaction each."""
+    report.files_seen += len(batch)
+    sha_of = _content_keys(batch, reader)
+    new = [i for i in batch if (i.rel, sha_of[i.rel]) not in known.by_path_and_content]
+    report.already_known += len(batch) - len(new)
+
+    def holder_of(item: Landed) -> str | None:
+        """The file already holding this content, when that makes this copy a duplicate."""
+        sha = sha_of[item.rel]
+        holder = None if sha.startswith("unread-") else first_by_content.get(sha)
+        return holder if holder is not None and holder != item.rel and not _elsewhere(holder, item, config) else None
+
+    # one read per content: two copies in one batch are one file to read
+    wanted = {}
+    for item in new:
+        if item.problem is None and holder_of(item) is None:
+            wanted.setdefault(sha_of[item.rel], item.path)
+    tables = dict(zip(wanted, reader.map("read", list(wanted.values()))))
+    wrong = _misfits(new, sha_of, tables, config)
+
     now = dt.datetime.now(dt.timezone.utc)
+    entries: list[IngestedFile] = []
+    claiming: list[tuple[Landed, IngestedFile, Table]] = []
+    for item in new:
+        entry = _entry(item, sha_of[item.rel], load_id, now)
+        entries.append(entry)
+        holder = holder_of(item)
+        if holder is not None:
+            _duplicate(entry, holder)
+            report.duplicates += 1
+            log.info("duplicate delivery %s (same content as %s)", mask_digits(item.rel), mask_digits(holder))
+            continue
+        problem, table = item.problem, None
+        if problem is None:
+            ok, value = tables[entry.sha256]
+            problem, table = (None, value) if ok else (value, None)
+            if problem is None and wrong.get(item.rel) is not None:
+                problem = _misfiled(item, wrong[item.rel], config)
+        if problem is not None:
+            _refused(entry, problem, report, item)
+            continue
+        # this copy loads unless the ledger says a file loaded beside it took the content first;
+        # a later copy in this batch is a duplicate of it
+        first_by_content[entry.sha256] = item.rel
+        claiming.append((item, entry, table))
+
+    holders = ledger.claim_all([(e.sha256, i.rel, i.source, i.area) for i, e, _ in claiming], load_id)
+    lost: dict[str, str] = {}
+    loading = []
+    for item, entry, table in claiming:
+        holder = holders[entry.sha256]
+        if holder != item.rel:
+            # the ledger, not this task's view of it, decides who loads a content
+            first_by_content[entry.sha256] = lost[item.rel] = holder
+            _duplicate(entry, holder)
+            report.duplicates += 1
+            log.info("duplicate delivery %s (same content as %s, loaded beside it)", mask_digits(item.rel),
+                     mask_digits(holder))
+        else:
+            loading.append((item, entry, table))
+    for entry in entries:
+        if entry.duplicate_of in lost:
+            _duplicate(entry, lost[entry.duplicate_of])
+    _write_bronze(loading, paths, load_id, now, reader.processes)
+    for item, entry, table in loading:
+        entry.status = LOADED
+        entry.sheet, entry.header_row, entry.data_rows = table.sheet, table.header_row, table.n_rows
+        entry.bronze_path = bronze_file(paths, item.source, item.area, entry.sha256).relative_to(paths.root).as_posix()
+        if table.warnings:
+            entry.warnings = "; ".join(table.warnings)
+            log.info("file %s loaded with warnings: %s", mask_digits(item.rel), mask_digits(entry.warnings))
+        report.loaded += 1
+        report.rows[(item.source, item.area)] += table.n_rows
+    ledger.record_all(entries)
+
+
+def _content_keys(batch: list[Landed], reader: Reader) -> dict[str, str]:
+    """Each path's ledger key: its content's SHA-256, or for a path not read, one made from the path."""
+    hashed = [i for i in batch if not _unread(i)]
+    shas = {}
+    for item, (ok, value) in zip(hashed, reader.map("sha256", [i.path for i in hashed])):
+        if ok:
+            shas[item.rel] = value
+        else:  # gone, forbidden or hanging since the folder was listed
+            item.problem = value
+    return {i.rel: shas[i.rel] if i.rel in shas else _unread_key(i) for i in batch}
+
+
+def _misfits(items: list[Landed], sha_of: dict[str, str], tables: dict, config: Config) -> dict[str, Misfiled | None]:
+    """Whether each read file belongs to another regency than its folder's, one pass per folder."""
+    by_folder: dict[tuple[str, str], list[Landed]] = {}
+    for item in items:
+        got = tables.get(sha_of[item.rel])
+        if item.problem is None and got is not None and got[0]:
+            by_folder.setdefault((item.source, item.area), []).append(item)
+    out = {}
+    for (source, area), group in by_folder.items():
+        found = misfiled_many([tables[sha_of[i.rel]][1] for i in group], source, area, config)
+        out.update({i.rel: w for i, w in zip(group, found)})
+    return out
+
+
+def _entry(item: Landed, sha: str, load_id: str, now: dt.datetime) -> IngestedFile:
     st = item.stat
-    entry = IngestedFile(
+    return IngestedFile(
         load_id=load_id, source=item.source, area=item.area, file=item.rel, sha256=sha,
         size_bytes=st.st_size if st else 0,
         received_at=dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc) if st else now,
         ingested_at=now,
     )
-    holder = None if sha.startswith("unread-") else first_by_content.get(sha)
-    if holder is not None and holder != item.rel and not _elsewhere(holder, item, config):
-        _duplicate(entry, holder)
-        report.duplicates += 1
-        log.info("duplicate delivery %s (same content as %s)", name, mask_digits(holder))
-        ledger.record(entry)
+
+
+def _refused(entry: IngestedFile, bad: UnreadableFile, report: IngestReport, item: Landed) -> None:
+    entry.status = IGNORED if bad.code == "ignored" else UNREADABLE
+    entry.reason_code, entry.reason, entry.alasan = bad.code, bad.reason, bad.alasan
+    if entry.status == UNREADABLE:
+        report.unreadable += 1
+        log.warning("unreadable file %s: %s", mask_digits(item.rel), mask_digits(bad.reason))
+    else:
+        report.ignored += 1
+
+
+def _write_bronze(loading: list, paths: DataPaths, load_id: str, now: dt.datetime, threads: int) -> None:
+    """Each loaded file's rows to its bronze file; the writes (Arrow and zstd, outside Python's
+    lock) run on several threads."""
+    def write(job) -> None:
+        item, entry, table = job
+        tbl = to_bronze(table, load_id=load_id, rel=item.rel, sha=entry.sha256, ingested_at=now)
+        _write_atomically(tbl, bronze_file(paths, item.source, item.area, entry.sha256), paths.work / "ingest")
+
+    if threads <= 1 or len(loading) <= 1:
+        for job in loading:
+            write(job)
         return
-    try:
-        if item.problem:
-            raise item.problem
-        table = reader.read(item.path)
-        wrong = misfiled(table, item.source, item.area, config)
-        if wrong is not None:
-            raise _misfiled(item, wrong, config)
-    except UnreadableFile as bad:
-        entry.status = IGNORED if bad.code == "ignored" else UNREADABLE
-        entry.reason_code, entry.reason, entry.alasan = bad.code, bad.reason, bad.alasan
-        if entry.status == UNREADABLE:
-            report.unreadable += 1
-            log.warning("unreadable file %s: %s", name, mask_digits(bad.reason))
-        else:
-            report.ignored += 1
-        ledger.record(entry)
-        return
-    # the ledger, not this task's view of it, decides who loads a content: a copy
-    # claimed by a task running beside this one is a duplicate here
-    holder = ledger.claim(sha, item.rel, item.source, item.area, load_id)
-    if holder != item.rel:
-        first_by_content[sha] = holder
-        _duplicate(entry, holder)
-        report.duplicates += 1
-        log.info("duplicate delivery %s (same content as %s, loaded beside it)", name, mask_digits(holder))
-        ledger.record(entry)
-        return
-    target = bronze_file(paths, item.source, item.area, sha)
-    tbl = to_bronze(table, load_id=load_id, rel=item.rel, sha=sha, ingested_at=now)
-    _write_atomically(tbl, target, paths.work / "ingest")
-    entry.status = LOADED
-    first_by_content[sha] = item.rel
-    entry.sheet = table.sheet
-    entry.header_row = table.header_row
-    entry.data_rows = table.n_rows
-    entry.bronze_path = target.relative_to(paths.root).as_posix()
-    if table.warnings:
-        entry.warnings = "; ".join(table.warnings)
-        log.info("file %s loaded with warnings: %s", name, mask_digits(entry.warnings))
-    report.loaded += 1
-    report.rows[(item.source, item.area)] += table.n_rows
-    ledger.record(entry)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(write, loading))

@@ -40,53 +40,80 @@ def _village_keys(codes: tuple[str, ...]) -> dict[str, frozenset[str]]:
     return {code: frozenset(g["key"]) for code, g in v.groupby("regency_code")}
 
 
-def _column(table: Table, source: str, field: str) -> pd.Series | None:
+def _long(tables: list[Table], source: str, field: str) -> tuple[np.ndarray, pd.Series] | None:
+    """The ``field`` column of every table that has one, end to end: (table index of each value,
+    values as text). None when no table has the column."""
     if field not in _fields(source):
         return None
-    j = column_of(table.header, source, field)
-    return None if j is None else pd.Series(table.columns[j], dtype="string")
+    which, values = [], []
+    for t, table in enumerate(tables):
+        j = column_of(table.header, source, field)
+        if j is not None:
+            which.append(np.full(table.n_rows, t, dtype=np.int64))
+            values.extend(table.columns[j])
+    if not which:
+        return None
+    return np.concatenate(which), pd.Series(values, dtype="string")
 
 
 def misfiled(table: Table, source: str, area: str, config: Config) -> Misfiled | None:
     """The regency the file's rows belong to, if that is clearly not its folder's ``area``."""
-    if config.sources.get(source) != "regency" or area not in config.regencies or len(config.regencies) < 2:
-        return None
+    return misfiled_many([table], source, area, config)[0]
+
+
+def misfiled_many(tables: list[Table], source: str, area: str, config: Config) -> list[Misfiled | None]:
+    """:func:`misfiled` of many files of one folder at once: one pass of each text rule over all
+    their rows, since the rules' cost is per call, and a regency has hundreds of one-page files."""
+    if (config.sources.get(source) != "regency" or area not in config.regencies or len(config.regencies) < 2
+            or not tables):
+        return [None] * len(tables)
     from rentan.reference import place_key
 
     codes = {r.code: slug for slug, r in config.regencies.items()}
-    n = table.n_rows
-    votes = np.zeros((n, len(codes)), dtype=bool)
     order = list(codes)
-    nik = _column(table, source, "nik")
-    if nik is not None:
-        digits = nik.str.replace(r"\D", "", regex=True).str[:4]
+    sizes = np.array([t.n_rows for t in tables], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    row_of_table = [np.arange(n, dtype=np.int64) for n in sizes]
+    votes = np.zeros((int(sizes.sum()), len(codes)), dtype=bool)
+
+    def vote(found, hits_of) -> None:
+        if found is None:
+            return
+        which, values = found
+        # the row each value sits on, across all tables
+        at = starts[which] + np.concatenate([row_of_table[t] for t in np.unique(which)])
+        hits = hits_of(values)
+        for j in range(len(order)):
+            votes[at, j] |= hits[j]
+
+    def by_prefix(values: pd.Series) -> list[np.ndarray]:
+        digits = values.str.replace(r"\D", "", regex=True).str[:4]
         prefix = digits.str[:2] + "." + digits.str[2:4]
-        for j, code in enumerate(order):
-            votes[:, j] |= prefix.eq(code).fillna(False).to_numpy(bool)
-    for field in ("kode_desa",):
-        col = _column(table, source, field)
-        if col is not None:
-            digits = col.str.replace(r"\D", "", regex=True)
-            prefix = digits.str[:2] + "." + digits.str[2:4]
-            for j, code in enumerate(order):
-                votes[:, j] |= prefix.eq(code).fillna(False).to_numpy(bool)
+        return [prefix.eq(code).fillna(False).to_numpy(bool) for code in order]
+
+    vote(_long(tables, source, "nik"), by_prefix)
+    vote(_long(tables, source, "kode_desa"), by_prefix)
     keys = _village_keys(tuple(sorted(codes)))
     for field in ("desa", "nama_desa"):
-        col = _column(table, source, field)
-        if col is None:
-            continue
-        k = place_key(col)
-        for j, code in enumerate(order):
-            votes[:, j] |= k.isin(keys.get(code, frozenset())).fillna(False).to_numpy(bool)
+        vote(_long(tables, source, field),
+             lambda values: [place_key(values).isin(keys.get(code, frozenset())).fillna(False).to_numpy(bool)
+                             for code in order])
+    table_of_row = np.repeat(np.arange(len(tables)), sizes)
     said = votes.any(axis=1)
-    if said.sum() < MIN_ROWS:
-        return None
-    share = votes[said].mean(axis=0)
+    n_said = np.bincount(table_of_row[said], minlength=len(tables))
+    per_table = np.zeros((len(tables), len(order)), dtype=np.int64)
+    np.add.at(per_table, table_of_row[said], votes[said].astype(np.int64))
     home = order.index(config.regencies[area].code)
-    best = int(np.argmax(np.where(np.arange(len(order)) == home, -1, share)))
-    if share[best] >= OTHER_SHARE and share[home] <= MAX_HOME_SHARE:
-        return Misfiled(codes[order[best]], int(votes[said, best].sum()), int(said.sum()))
-    return None
+    out: list[Misfiled | None] = []
+    for t in range(len(tables)):
+        if n_said[t] < MIN_ROWS:
+            out.append(None)
+            continue
+        share = per_table[t] / n_said[t]
+        best = int(np.argmax(np.where(np.arange(len(order)) == home, -1, share)))
+        wrong = share[best] >= OTHER_SHARE and share[home] <= MAX_HOME_SHARE
+        out.append(Misfiled(codes[order[best]], int(per_table[t, best]), int(n_said[t])) if wrong else None)
+    return out
 
 
 def _fields(source: str) -> list[str]:

@@ -17,6 +17,8 @@ import multiprocessing as mp
 import os
 import resource
 import signal
+import time
+from multiprocessing import connection
 from pathlib import Path
 
 from rentan.ingest.errors import UnreadableFile
@@ -43,9 +45,13 @@ def _vm_size() -> int:
     return 0
 
 
-def _serve(conn, memory_mb: int) -> None:
+def _serve(conn, memory_mb: int, parent_end=None) -> None:
     """The reader process: one request at a time, until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if parent_end is not None:
+        # the fork copied the parent's end of the pipe too: while this copy is open, the parent
+        # closing its own never reaches this process as the end of the pipe
+        parent_end.close()
     # the cap is on top of what the process already maps: a budget for the file, not for Python
     limit = _vm_size() + memory_mb * (1 << 20)
     try:
@@ -104,14 +110,62 @@ def os_error(exc: OSError) -> UnreadableFile:
                           "Berkas tidak dapat dibaca dari disk.")
 
 
-class Reader:
-    """Hashes and reads files in a guarded child process; use as a context manager."""
+def _readers() -> int:
+    """How many reader processes a load runs side by side: all cores unless told."""
+    wanted = os.environ.get("RENTAN_READERS")
+    return max(1, int(wanted) if wanted else min(8, os.cpu_count() or 1))
 
-    def __init__(self, guarded: bool | None = None):
+
+class _Child:
+    """One guarded reader process and its end of the pipe."""
+
+    def __init__(self, memory_mb: int):
+        # forked: the child starts at once with the readers already imported, and touches nothing
+        # of the parent's but the pipe (no logging, no database), so no lock it inherits matters
+        ctx = mp.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, memory_mb, self.conn), name="rentan-reader",
+                                daemon=True)
+        self.proc.start()
+        child.close()
+
+    def close(self) -> None:
+        self.conn.close()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.kill()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+    def died(self, memory_mb: int) -> UnreadableFile:
+        """Why the process ended while reading (it is gone afterwards)."""
+        self.proc.join(timeout=5)
+        code = self.proc.exitcode
+        self.kill()
+        log.warning("the reader process ended with exit code %s", code)
+        if code is not None and code < 0 and -code in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGKILL):
+            if -code in (signal.SIGABRT, signal.SIGKILL):
+                return _out_of_memory(memory_mb)
+            return UnreadableFile(
+                "reader_crashed", "The file made the reader crash; open it, save it again and resend it.",
+                "Berkas membuat pembaca berhenti mendadak; buka, simpan ulang, lalu kirim lagi.")
+        return UnreadableFile(
+            "reader_crashed", f"The reader stopped on this file (exit code {code}); open it, save it again "
+            "and resend it.", "Berkas membuat pembaca berhenti mendadak; buka, simpan ulang, lalu kirim lagi.")
+
+
+class Reader:
+    """Hashes and reads files in guarded child processes, several side by side (``map``); use as a
+    context manager. ``RENTAN_READERS`` sets how many (default: the machine's cores, at most 8)."""
+
+    def __init__(self, guarded: bool | None = None, processes: int | None = None):
         self.guarded = os.environ.get("RENTAN_READER_GUARD", "1") != "0" if guarded is None else guarded
         self.memory_mb, self.seconds = _budget()
-        self._proc = None
-        self._conn = None
+        self.processes = processes or _readers()
+        self._children: list[_Child | None] = [None] * self.processes
 
     def __enter__(self) -> "Reader":
         return self
@@ -120,63 +174,66 @@ class Reader:
         self.close()
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        if self._proc is not None:
-            self._proc.join(timeout=5)
-            if self._proc.is_alive():
-                self._proc.kill()
-                self._proc.join()
-        self._proc = self._conn = None
+        for child in self._children:
+            if child is not None:
+                child.close()
+        self._children = [None] * self.processes
 
-    def _start(self) -> None:
-        # forked: the child starts at once with the readers already imported, and touches nothing
-        # of the parent's but the pipe (no logging, no database), so no lock it inherits matters
-        ctx = mp.get_context("fork")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, self.memory_mb), name="rentan-reader", daemon=True)
-        self._proc.start()
-        child.close()
+    def _timeout(self) -> UnreadableFile:
+        return UnreadableFile(
+            "reader_timeout",
+            f"Reading the file took longer than {self.seconds:,.0f} seconds and was stopped (a file that "
+            "never ends, a stalled network folder, or a file far larger than a list).",
+            f"Membaca berkas melebihi {self.seconds:,.0f} detik dan dihentikan.")
 
-    def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.join()
-        if self._conn is not None:
-            self._conn.close()
-        self._proc = self._conn = None
+    def map(self, what: str, paths: list[Path]) -> list[tuple[bool, object]]:
+        """``what`` ("sha256" or "read") of every path, in the paths' order, as (True, value) or
+        (False, UnreadableFile): a file that fails costs only its own result."""
+        if not self.guarded:
+            return [self._in_process(what, p) for p in paths]
+        out: list[tuple[bool, object] | None] = [None] * len(paths)
+        todo = list(range(len(paths)))[::-1]
+        busy: dict[int, tuple[int, float]] = {}  # child slot -> (path index, deadline)
+        while todo or busy:
+            for slot in range(min(self.processes, len(paths))):
+                if slot in busy or not todo:
+                    continue
+                child = self._children[slot]
+                if child is None or not child.proc.is_alive():
+                    child = self._children[slot] = _Child(self.memory_mb)
+                i = todo.pop()
+                child.conn.send((what, (paths[i],)))
+                busy[slot] = (i, time.monotonic() + self.seconds)
+            wait_for = max(0.0, min(deadline for _, deadline in busy.values()) - time.monotonic())
+            by_conn = {self._children[slot].conn: slot for slot in busy}
+            for conn in connection.wait(list(by_conn), timeout=wait_for):
+                slot = by_conn[conn]
+                i, _ = busy.pop(slot)
+                try:
+                    out[i] = conn.recv()
+                except (EOFError, OSError):
+                    out[i] = (False, self._children[slot].died(self.memory_mb))
+                    self._children[slot] = None
+            now = time.monotonic()
+            for slot, (i, deadline) in list(busy.items()):
+                if now >= deadline:
+                    self._children[slot].kill()
+                    self._children[slot] = None
+                    busy.pop(slot)
+                    out[i] = (False, self._timeout())
+        return out  # type: ignore[return-value]
+
+    def _in_process(self, what: str, path: Path) -> tuple[bool, object]:
+        from rentan.ingest import readers
+        try:
+            return True, {"sha256": readers.sha256_of, "read": readers.read_table}[what](path)
+        except UnreadableFile as bad:
+            return False, bad
+        except OSError as exc:
+            return False, os_error(exc)
 
     def _call(self, what: str, path: Path):
-        if not self.guarded:
-            from rentan.ingest import readers
-            try:
-                return {"sha256": readers.sha256_of, "read": readers.read_table}[what](path)
-            except OSError as exc:
-                raise os_error(exc) from exc
-        if self._proc is None or not self._proc.is_alive():
-            self._start()
-        self._conn.send((what, (path,)))
-        if not self._conn.poll(self.seconds):
-            self._kill()
-            raise UnreadableFile(
-                "reader_timeout",
-                f"Reading the file took longer than {self.seconds:,.0f} seconds and was stopped (a file that "
-                "never ends, a stalled network folder, or a file far larger than a list).",
-                f"Membaca berkas melebihi {self.seconds:,.0f} detik dan dihentikan.")
-        try:
-            ok, value = self._conn.recv()
-        except (EOFError, OSError):
-            self._proc.join(timeout=5)
-            code = self._proc.exitcode
-            self._kill()
-            log.warning("the reader process ended with exit code %s", code)
-            if code is not None and code < 0 and -code in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGKILL):
-                raise _out_of_memory(self.memory_mb) if -code in (signal.SIGABRT, signal.SIGKILL) else UnreadableFile(
-                    "reader_crashed", "The file made the reader crash; open it, save it again and resend it.",
-                    "Berkas membuat pembaca berhenti mendadak; buka, simpan ulang, lalu kirim lagi.")
-            raise UnreadableFile(
-                "reader_crashed", f"The reader stopped on this file (exit code {code}); open it, save it again "
-                "and resend it.", "Berkas membuat pembaca berhenti mendadak; buka, simpan ulang, lalu kirim lagi.")
+        ok, value = self.map(what, [path])[0]
         if not ok:
             raise value
         return value

@@ -223,6 +223,32 @@ class Ledger:
         with Session(self.engine) as s:
             return s.scalar(select(Content.file).where(Content.sha256 == sha256))
 
+    def claim_all(self, claims: list[tuple[str, str, str, str]], load_id: str) -> dict[str, str]:
+        """:meth:`claim` of many (sha256, file, source, area) at once, in one transaction; returns
+        each content's holder."""
+        if not claims:
+            return {}
+        at = dt.datetime.now(dt.timezone.utc)
+        rows = [{"sha256": sha, "file": f, "source": src, "area": area, "load_id": load_id, "claimed_at": at}
+                for sha, f, src, area in claims]
+        with Session(self.engine) as s, s.begin():
+            if self.engine.dialect.name in ("sqlite", "postgresql"):
+                insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
+                for part in _chunks(rows, 500):
+                    s.execute(insert(Content).values(part).on_conflict_do_nothing(index_elements=["sha256"]))
+            else:  # other databases: the primary key still refuses a second
+                held = self._holders(s, [r["sha256"] for r in rows])
+                s.add_all(Content(**r) for r in rows if r["sha256"] not in held)
+        with Session(self.engine) as s:
+            return self._holders(s, [r["sha256"] for r in rows])
+
+    @staticmethod
+    def _holders(s: Session, shas: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in _chunks(shas, 500):
+            out.update(s.execute(select(Content.sha256, Content.file).where(Content.sha256.in_(part))).all())
+        return out
+
     def record(self, entry: IngestedFile) -> None:
         self.record_all([entry])
 
@@ -350,3 +376,8 @@ def open_ledger(url: str):
         yield ledger
     finally:
         ledger.dispose()
+
+
+def _chunks(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
