@@ -45,13 +45,13 @@ def _vm_size() -> int:
     return 0
 
 
-def _serve(conn, memory_mb: int, parent_end=None) -> None:
-    """The reader process: one request at a time, until the pipe closes."""
+def _serve(conn, memory_mb: int, parent_ends=()) -> None:
+    """The reader process: one request at a time, until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if parent_end is not None:
-        # the fork copied the parent's end of the pipe too: while this copy is open, the parent
-        # closing its own never reaches this process as the end of the pipe
-        parent_end.close()
+    for end in parent_ends:
+        # the fork copied the parent's ends of this pipe and of the other readers' pipes: while a
+        # copy is open here, the parent closing its own never reaches that reader as the pipe's end
+        end.close()
     # the cap is on top of what the process already maps: a budget for the file, not for Python
     limit = _vm_size() + memory_mb * (1 << 20)
     try:
@@ -65,6 +65,8 @@ def _serve(conn, memory_mb: int, parent_end=None) -> None:
         try:
             what, args = conn.recv()
         except (EOFError, OSError):
+            return
+        if what == "stop":
             return
         try:
             out = (True, work[what](*args))
@@ -119,17 +121,21 @@ def _readers() -> int:
 class _Child:
     """One guarded reader process and its end of the pipe."""
 
-    def __init__(self, memory_mb: int):
+    def __init__(self, memory_mb: int, others: list["_Child"]):
         # forked: the child starts at once with the readers already imported, and touches nothing
         # of the parent's but the pipe (no logging, no database), so no lock it inherits matters
         ctx = mp.get_context("fork")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, memory_mb, self.conn), name="rentan-reader",
-                                daemon=True)
+        ends = [self.conn, *(o.conn for o in others)]
+        self.proc = ctx.Process(target=_serve, args=(child, memory_mb, ends), name="rentan-reader", daemon=True)
         self.proc.start()
         child.close()
 
     def close(self) -> None:
+        try:
+            self.conn.send(("stop", ()))
+        except OSError:
+            pass
         self.conn.close()
         self.proc.join(timeout=5)
         if self.proc.is_alive():
@@ -200,7 +206,8 @@ class Reader:
                     continue
                 child = self._children[slot]
                 if child is None or not child.proc.is_alive():
-                    child = self._children[slot] = _Child(self.memory_mb)
+                    others = [c for c in self._children if c is not None and c is not child]
+                    child = self._children[slot] = _Child(self.memory_mb, others)
                 i = todo.pop()
                 child.conn.send((what, (paths[i],)))
                 busy[slot] = (i, time.monotonic() + self.seconds)
