@@ -6,6 +6,7 @@ readers fuzzed with hypothesis on random and mutated xlsx and csv bytes.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import zipfile
@@ -140,6 +141,34 @@ def test_a_reader_that_dies_or_hangs_costs_only_its_file(tmp_path, monkeypatch):
             reader.sha256(fifo)  # opening a pipe with no writer never returns
         assert slow.value.code == "reader_timeout"
         assert reader.read(good).n_rows == 1
+
+
+def test_files_read_side_by_side_keep_their_own_results_in_order(tmp_path, monkeypatch):
+    """Several reader processes at once: a file that hangs or blows its budget costs its own result
+    only, the others come back whole and in the order asked, and the readers end with the load."""
+    monkeypatch.setenv("RENTAN_READER_MEMORY_MB", "64")
+    monkeypatch.setenv("RENTAN_READER_SECONDS", "3")
+    goods = []
+    for i in range(6):
+        p = tmp_path / f"good{i}.csv"
+        p.write_text(GOOD.replace("Budi Santoso", f"Warga {i}"))
+        goods.append(p)
+    big = tmp_path / "big.csv"
+    big.write_text("NIK,NAMA,DESA\n" + "1604014507850001,Budi Santoso,Kota Lahat\n" * 400_000)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with Reader(processes=3) as reader:
+        hashed = reader.map("sha256", [goods[0], fifo, goods[1], goods[2]])  # opening the pipe never returns
+        got = reader.map("read", [goods[0], big, goods[1], goods[2], goods[3], goods[4], goods[5]])
+        children = [c.proc for c in reader._children if c is not None]
+    assert [ok for ok, _ in hashed] == [True, False, True, True]
+    assert hashed[1][1].code == "reader_timeout"
+    assert [v for _, v in hashed[::2]] == [hashlib.sha256(goods[i].read_bytes()).hexdigest() for i in (0, 1)]
+    assert [ok for ok, _ in got] == [True, False, True, True, True, True, True]
+    assert got[1][1].code in ("reader_out_of_memory", "reader_crashed")
+    names = [value.columns[value.header.index("NAMA")][0] for ok, value in got if ok]
+    assert names == [f"Warga {i}" for i in range(6)]
+    assert children and not any(p.is_alive() for p in children)
 
 
 def _valid_xlsx_bytes() -> bytes:

@@ -145,6 +145,48 @@ def test_ingest_loads_good_files_records_bad_ones_and_goes_on(data_root, landing
     assert not any((data_root / "work").rglob("*.parquet")), "work in progress left behind"
 
 
+def test_batches_of_any_size_load_the_same(data_root, landing, monkeypatch, tmp_path):
+    """Files are read and recorded a batch at a time: batches of two give what one batch gives,
+    a copy in another batch is still a duplicate, and the ledger keeps the landing order."""
+    import rentan.ingest as ingest_mod
+
+    whole = tmp_path / "whole"
+    shutil.copytree(data_root, whole)
+    one = ingest(data_paths(whole), load_id="night-1")
+    monkeypatch.setattr(ingest_mod, "BATCH_FILES", 2)
+    two = ingest(data_paths(data_root), load_id="night-1")
+    assert two.as_dict() == one.as_dict()
+    assert _bronze(data_root) == _bronze(whole)
+    fields = lambda e: (e.status, e.reason_code, e.duplicate_of, e.sha256, e.data_rows)  # noqa: E731
+    assert {f: fields(e) for f, e in _ledger(data_root).items()} == {f: fields(e) for f, e in _ledger(whole).items()}
+    order = lambda root: [e.file for e in Ledger(data_paths(root).ledger_url).entries()]  # noqa: E731
+    assert order(data_root) == order(whole)
+
+
+def test_misfiled_files_are_told_apart_all_at_once_as_one_by_one():
+    from rentan.config import load_config
+    from rentan.ingest.fit import misfiled, misfiled_many
+    from rentan.ingest.readers import Table
+
+    def table(niks, desa):
+        return Table(sheet="Sheet1", header_row=1, header=["NIK", "DESA"], row_numbers=list(range(2, 2 + len(niks))),
+                     columns=[list(niks), list(desa)])
+
+    lahat, pali = "1604011708750001", "1612011708750001"
+    tables = [
+        table([pali] * 4, ["Talang Ubi"] * 4),                         # PALI's rows in Lahat's folder
+        table([lahat] * 4, ["Kota Lahat"] * 4),                        # at home
+        table([pali, pali], ["x", "y"]),                               # too few rows say anything
+        table([pali, lahat, pali, lahat, pali], [None] * 5),           # mixed: not clearly elsewhere
+        Table(sheet="S", header_row=1, header=["NAMA"], row_numbers=[2], columns=[["Ani"]]),  # no evidence
+    ]
+    config = load_config()
+    together = misfiled_many(tables, "submissions", "lahat", config)
+    assert together == [misfiled(t, "submissions", "lahat", config) for t in tables]
+    assert together[0] is not None and together[0].regency == "pali" and together[0].rows == 4
+    assert together[1:] == [None, None, None, None]
+
+
 def test_second_run_loads_nothing_and_a_corrected_file_loads(data_root, landing):
     ingest(data_paths(data_root), load_id="night-1")
     before = len(_bronze(data_root))

@@ -27,6 +27,17 @@ def _sample(args) -> int:
         from rentan.sample.scenario import generate_reports
 
         summary = generate_reports(data_paths(args.data).root, seed=args.seed)
+    elif args.regencies:
+        from rentan.config import load_config
+        from rentan.sample.national import write_config
+
+        # the configuration the landing zone is made for; the pipeline reads it through RENTAN_CONFIG
+        root = data_paths(args.data).root
+        chosen = write_config([c.strip() for c in args.regencies.split(",") if c.strip()],
+                              root / "config" / "regencies.yaml")
+        summary = generate(root, seed=args.seed, scale=args.scale, config=load_config(chosen))
+        summary["config"] = str(chosen)
+        print(f"the pipeline needs this configuration: export RENTAN_CONFIG={chosen}", file=sys.stderr)
     else:
         summary = generate(data_paths(args.data).root, seed=args.seed, scale=args.scale)
     print(json.dumps(summary, indent=2, default=str))
@@ -188,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="1 = three regencies at realistic volume; larger grows toward national size")
     p.add_argument("--scenario", choices=["default", "reports"], default="default",
                    help="reports: clean inputs that follow the news reports' figures (see README)")
+    p.add_argument("--regencies", metavar="CODES",
+                   help="the regencies to make it for, from the official reference: all, or province and "
+                        "regency codes (16,18 or 16.04); writes their configuration to <data>/config/")
     p.set_defaults(func=_sample)
 
     p = sub.add_parser("ingest", help="load new landing files into bronze (what the DAG's ingest task does)")

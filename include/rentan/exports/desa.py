@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import multiprocessing as mp
 import os
 import re
 import shutil
@@ -341,14 +342,15 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
             continue
         built = scratch / f"desa-{slug}.{uuid.uuid4().hex}"
         try:
+            jobs = []
             for rel, part in by_regency[slug]:
                 village = part["village"].iat[0]
                 titles = _titles(regency, _place(regency, village, part, known), snapshot,
                                  counts.loc[(slug, rel)])
                 sheets = {MAIN_SHEET: tables[(slug, rel)][COLUMNS].reset_index(drop=True),
                           SUMMARY_SHEET: summaries[(slug, rel)].drop(columns=by).reset_index(drop=True)}
-                write_xlsx(built / rel, sheets, created=created,
-                           title_rows={MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]})
+                jobs.append((built / rel, sheets, created, {MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]}))
+            _write_all(jobs)
             # the regency's blank form travels with the lists, so a village fixing its rows has it at hand
             write_template(built / template_name(regency), regency, config, created=created)
             _swap_in(built, out_root / slug, scratch)
@@ -360,6 +362,26 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
                  sum(len(part) for _, part in by_regency[slug]))
         written.extend(done)
     return sorted(written)
+
+
+# a regency's lists are written by several processes once there are this many: xlsxwriter is
+# pure Python, so threads would take turns
+PARALLEL_FROM = 32
+
+
+def _write_one(path: Path, sheets: dict, created: dt.datetime, titles: dict) -> None:
+    write_xlsx(path, sheets, created=created, title_rows=titles)
+
+
+def _write_all(jobs: list) -> None:
+    processes = min(8, os.cpu_count() or 1)
+    if processes < 2 or len(jobs) < PARALLEL_FROM:
+        for job in jobs:
+            _write_one(*job)
+        return
+    # forked: the children start at once with everything imported, and only write files
+    with mp.get_context("fork").Pool(processes) as pool:
+        pool.starmap(_write_one, jobs, chunksize=max(1, len(jobs) // (4 * processes)))
 
 
 def _place(regency: Regency, village, part: pd.DataFrame, known: pd.DataFrame) -> str:
