@@ -538,19 +538,20 @@ def test_class_catalogue_is_consistent():
 def test_a_configuration_for_provinces_or_all_of_indonesia_comes_from_the_reference(tmp_path):
     from rentan.sample.national import config_for, write_config
 
-    south = config_for(["16"])  # Sumatera Selatan: its 17 regencies and cities
-    assert len(south["regencies"]) == 17
+    south = config_for(["16"])  # Sumatera Selatan: its 17 regencies and cities, 14 of them with desa
+    assert len(south["regencies"]) == 14
     assert {r["province"] for r in south["regencies"].values()} == {"Sumatera Selatan"}
     # the shipped regencies keep their own rules; a regency named like a shipped branch joins it
     assert south["regencies"]["lahat"]["quota_per_village"][-1]["quota"] == 100
     assert south["regencies"]["pali"]["branch"] == "muara-enim"
     assert south["branches"]["muara-enim"]["regencies"] == ["pali", "muara-enim"]
     assert "lampung-tengah" not in south["branches"]  # it serves no chosen regency
-    assert south["regencies"]["kota-palembang"]["code"] == "16.71"
+    assert south["regencies"]["kota-prabumulih"]["code"] == "16.74"  # a city with desa takes part
+    assert "kota-palembang" not in south["regencies"]  # only kelurahan: no village fund
 
     config = load_config(write_config(["all"], tmp_path / "regencies.yaml"))
-    assert len(config.regencies) == 514
-    assert len({r.code for r in config.regencies.values()}) == 514
+    assert len(config.regencies) == 434
+    assert len({r.code for r in config.regencies.values()}) == 434
     assert all(r.branch in config.branches for r in config.regencies.values())
     assert config.regencies["lampung-barat"].village_word == "pekon"
     with pytest.raises(ValueError, match="99"):

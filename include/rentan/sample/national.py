@@ -2,7 +2,10 @@
 what ``rentan sample --regencies`` writes beside its landing zone, so the pipeline can be tried at
 provincial or national size.
 
-Each chosen regency gets the rules a new regency starts with: a quota of 100 workers a desa from
+Only regencies with desa take part: the programme is paid from a desa's village fund, which a
+kelurahan (a city's ward) does not have, so the 79 cities made only of kelurahan and Kepulauan
+Seribu are left out (434 of the 514 regencies and cities remain, with 75,252 desa). Each chosen
+regency gets the rules a new regency starts with: a quota of 100 workers a desa from
 2025 (the Lahat rule, which the national figures assume) and a BPJS TK branch of its own. The
 regencies of the shipped configuration keep their own entries (quotas, branches, contacts); a
 chosen regency named like a shipped branch is served by that branch.
@@ -42,6 +45,8 @@ def chosen_regencies(select: list[str]) -> list[tuple[str, str, str]]:
         raise ValueError(f"not a province or regency code of the reference: {sorted(unknown)}")
     if "all" not in wanted:
         regs = regs[regs["code"].isin(wanted) | regs["province_code"].isin(wanted)]
+    with_desa = set(reference.villages(desa_only=True)["regency_code"])
+    regs = regs[regs["code"].isin(with_desa)]
     return [(c, n, provinces[p]) for c, p, n in regs[["code", "province_code", "name"]].itertuples(index=False)]
 
 
