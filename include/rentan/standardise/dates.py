@@ -53,7 +53,23 @@ def parse_dates(
     """``date`` (datetime64, NaT when not a date) and ``date_reason`` (NA when parsed).
 
     A two-digit year is 20YY unless that is less than ``two_digit_min_age`` years before
-    ``today`` (for birth dates of workers, 14: nobody proposed was born last year), else 19YY."""
+    ``today`` (for birth dates of workers, 14: nobody proposed was born last year), else 19YY.
+
+    Each distinct text is parsed once: a column of a million birth dates holds some tens of
+    thousands of them, and the regular expressions cost per value."""
+    codes, uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=True)
+    if len(uniques) * 2 > len(raw):
+        return _parse(raw, today=today, allow_future=allow_future, two_digit_min_age=two_digit_min_age)
+    # the distinct texts, and one missing value last for the rows without any
+    distinct = pd.Series([*uniques, None], dtype=object)
+    parsed = _parse(distinct, today=today, allow_future=allow_future, two_digit_min_age=two_digit_min_age)
+    at = np.where(codes < 0, len(uniques), codes)
+    return pd.DataFrame({"date": parsed["date"].to_numpy()[at],
+                         "date_reason": pd.array(parsed["date_reason"].to_numpy(dtype=object)[at], dtype="string")},
+                        index=raw.index)
+
+
+def _parse(raw: pd.Series, *, today: dt.date, allow_future: bool, two_digit_min_age: int) -> pd.DataFrame:
     idx = raw.index
     text = raw.astype("string").str.strip().str.lower()
     out = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]")
