@@ -173,3 +173,24 @@ def test_header_mapping_never_crashes_and_ignores_case_spacing_and_punctuation(t
         index = header_index(source)
         # what a sender adds around a header (case, spaces, dots) never changes the field it maps to
         assert index.get(key) == index.get(header_key(f" {text.lower()}. ")) == index.get(header_key(text.upper()))
+
+
+def test_a_long_column_of_repeated_dates_parses_as_each_value_alone():
+    """Each distinct text is parsed once and broadcast; the result is what parsing every row gives."""
+    import datetime as dt
+
+    import numpy as np
+
+    from rentan.standardise import dates
+
+    forms = ["17-08-1975", "17/8/75", "1975-08-17", "17 Agustus 1975", "27623", "31-02-1980", "", None, "abc",
+             "05.08.2099", "17-Agu-75", "2024-02-29 00:00:00", "-"]
+    values = np.random.default_rng(3).choice(np.array(forms, dtype=object), 5000)
+    raw = pd.Series(values, index=np.arange(5000) * 7)
+    for kw in ({"allow_future": False, "two_digit_min_age": 0}, {"allow_future": True, "two_digit_min_age": 14}):
+        got = dates.parse_dates(raw, today=dt.date(2025, 6, 30), **kw)
+        one_by_one = pd.concat([dates._parse(raw.iloc[i:i + 1], today=dt.date(2025, 6, 30), **kw)
+                                for i in range(0, 5000, 250)])
+        pd.testing.assert_frame_equal(got.iloc[::250], one_by_one)
+        assert got.index.equals(raw.index)
+        assert got["date_reason"].isna().sum() > 1000 and got["date_reason"].notna().sum() > 1000
