@@ -79,6 +79,8 @@ test: install
 # Splink, the peer identity is measured against, in a virtual environment of its own
 SPLINK_VENV ?= $(RENTAN_DATA)/bench/splink-venv
 
+# the nights beside their floor: the default sample (and its night through Airflow), two provinces
+BENCH_ARGS ?= --scale 1 --airflow --regencies 16,18
 bench: install $(SPLINK_VENV)/.installed
 	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
 	$(BIN)/python -m rentan.bench_identity --splink-python $(SPLINK_VENV)/bin/python $(IDENTITY_ARGS)

@@ -162,8 +162,26 @@ STAGES = (("ingest", _ingest), ("standardise", _standardise), ("identity", _iden
           ("exports", _exports))
 
 
-def _night(root: str, load_id: str) -> list[tuple[str, dict]]:
-    return [(name, _measure(fn, root, load_id)) for name, fn in STAGES]
+def _rate(n, seconds) -> str:
+    return f"{n / seconds:,.0f}" if seconds and n else "-"
+
+
+def _line(name: str, m: dict, files: int = 0, rows: int = 0) -> None:
+    print(f"  {name:<24} {m['seconds']:>8} {m['peak_rss_mb']:>8} {_rate(files, m['seconds']):>9} "
+          f"{_rate(rows, m['seconds']):>11}", flush=True)
+
+
+def _night(root: str, load_id: str, night: str, floor: dict) -> None:
+    """Each stage's line as it finishes (a stage that fails leaves the lines before it), then the night's."""
+    total, peak = 0.0, 0.0
+    for name, fn in STAGES:
+        m = _measure(fn, root, load_id)
+        _line(f"{night} {name}", m, m["result"].get("files") or 0, m["result"].get("rows") or 0)
+        total += m["seconds"]
+        peak = max(peak, m["peak_rss_mb"])
+    files, rows = floor["result"]["files"], floor["result"]["rows"]
+    print(f"  {night + ' night, all stages':<24} {total:>8.2f} {peak:>8} {_rate(files, total):>9} "
+          f"{_rate(rows, total):>11}   {total / floor['seconds']:.1f}x the floor", flush=True)
 
 
 def _airflow_night(root: Path) -> dict:
@@ -195,25 +213,6 @@ def _airflow_night(root: Path) -> dict:
     return {"wall": round(wall, 1), "tasks": tasks}
 
 
-def _print(label: str, floor: dict, nights: dict[str, list[tuple[str, dict]]], landing_mb: float) -> None:
-    files, rows = floor["result"]["files"], floor["result"]["rows"]
-    print(f"\n{label}: {files:,} files, {rows:,} rows, {landing_mb:,.0f} MB received")
-    print(f"  {'stage':<24} {'seconds':>8} {'peak MB':>8} {'files/s':>9} {'rows/s':>11}")
-    rate = lambda n, s: f"{n / s:,.0f}" if s and n else "-"  # noqa: E731
-    print(f"  {'floor (read, write)':<24} {floor['seconds']:>8} {floor['peak_rss_mb']:>8} "
-          f"{rate(files, floor['seconds']):>9} {rate(rows, floor['seconds']):>11}")
-    for night, stages in nights.items():
-        total = 0.0
-        for name, m in stages:
-            total += m["seconds"]
-            n_files = m["result"].get("files") or 0
-            print(f"  {night + ' ' + name:<24} {m['seconds']:>8} {m['peak_rss_mb']:>8} "
-                  f"{rate(n_files, m['seconds']):>9} {rate(m['result'].get('rows') or 0, m['seconds']):>11}")
-        peak = max(m["peak_rss_mb"] for _, m in stages)
-        print(f"  {night + ' night, all stages':<24} {total:>8.2f} {peak:>8} {rate(files, total):>9} "
-              f"{rate(rows, total):>11}   {total / floor['seconds']:.1f}x the floor")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rentan-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -235,9 +234,13 @@ def main(argv: list[str] | None = None) -> int:
             if regencies:  # the stages' processes read the scenario's configuration
                 os.environ["RENTAN_CONFIG"] = str(root / "config" / "regencies.yaml")
             floor = _measure(_floor, str(root))
-            nights = {"first": _night(str(root), "bench-1"), "again": _night(str(root), "bench-2")}
             size_mb = sum(p.stat().st_size for p in (root / "landing").rglob("*") if p.is_file()) / 2**20
-            _print(label, floor, nights, size_mb)
+            print(f"\n{label}: {floor['result']['files']:,} files, {floor['result']['rows']:,} rows, "
+                  f"{size_mb:,.0f} MB received")
+            print(f"  {'stage':<24} {'seconds':>8} {'peak MB':>8} {'files/s':>9} {'rows/s':>11}")
+            _line("floor (read, write)", floor, floor["result"]["files"], floor["result"]["rows"])
+            _night(str(root), "bench-1", "first", floor)
+            _night(str(root), "bench-2", "again", floor)
             if args.airflow and not regencies and scale == 1.0:
                 again = Path(tempfile.mkdtemp(prefix="rentan-bench-airflow-"))
                 try:
