@@ -187,3 +187,26 @@ def test_extracts_and_budgets_are_standardised(data_root):
     b = layer(data_root, "silver", "budget")
     assert (b[0]["village_code"], b[0]["contribution_budget_idr"], b[0]["fiscal_year"]) == ("16.04.01.2001", 20_160_000, 2025)
     assert list((data_root / "gx" / "validations").rglob("*.json")), "validation results kept as JSON"
+
+
+def test_row_conservation_names_a_file_whose_rows_do_not_add_up(tmp_path):
+    """bronze = silver + quarantine for each file of tonight's batch, from the files' footers."""
+    from types import SimpleNamespace
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rentan.standardise import check_conservation
+
+    paths = data_paths(tmp_path)
+    entries = []
+    for sha, (b, s, q) in {"a" * 64: (3, 2, 1), "b" * 64: (4, 2, 1), "c" * 64: (2, 0, 2)}.items():
+        bronze = paths.layer("bronze", "submissions") / "area=lahat" / f"{sha[:32]}.parquet"
+        for layer, n, path in (("bronze", b, bronze),
+                               ("silver", s, paths.layer("silver", "submissions") / "area=lahat" / f"{sha[:32]}.parquet"),
+                               ("quarantine", q, paths.layer("quarantine", "submissions") / "area=lahat" / f"{sha[:32]}.parquet")):
+            if n:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(pa.table({"file_sha256": [sha] * n}), path)
+        entries.append(SimpleNamespace(sha256=sha, bronze_path=bronze.relative_to(paths.root).as_posix()))
+    assert check_conservation(paths, {("submissions", "lahat"): entries}) == [("b" * 64, 4, 2, 1)]

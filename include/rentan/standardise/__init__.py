@@ -18,7 +18,6 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -29,7 +28,6 @@ from rentan import lists as village_lists
 from rentan.config import Config, load_config
 from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile, SubmissionList
 from rentan.night import WIB, end_of_day
-from rentan.report import source_globs
 from rentan.progress import track
 from rentan.settings import DataPaths, data_paths
 from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
@@ -317,28 +315,30 @@ def _village_lists(entries: list, frame: pd.DataFrame, village_of_file: pd.Serie
     return out
 
 
-def check_conservation(paths: DataPaths, shas: set[str]) -> list[tuple[str, int, int, int]]:
-    """Files among ``shas`` whose bronze rows differ from silver + quarantine rows."""
-    if not shas:
-        return []
-    con = duckdb.connect()
+def _rows_in(path) -> int:
     try:
-        def counts(layer: str) -> str:
-            globs = source_globs(paths, layer)
-            if not globs:
-                return "select null::varchar as file_sha256, 0::bigint as n where false"
-            return (f"select file_sha256, count(*) as n from read_parquet({globs!r}, hive_partitioning=true, "
-                    f"union_by_name=true) group by all")
-        con.register("wanted", pd.DataFrame({"file_sha256": sorted(shas)}))
-        return con.execute(f"""
-            with b as ({counts('bronze')}), s as ({counts('silver')}), q as ({counts('quarantine')})
-            select b.file_sha256, b.n, coalesce(s.n, 0), coalesce(q.n, 0)
-            from b join wanted using (file_sha256)
-            left join s using (file_sha256) left join q using (file_sha256)
-            where b.n <> coalesce(s.n, 0) + coalesce(q.n, 0)
-        """).fetchall()
-    finally:
-        con.close()
+        return pq.read_metadata(path).num_rows
+    except FileNotFoundError:
+        return 0
+
+
+def check_conservation(paths: DataPaths, pending: dict[tuple[str, str], list]) -> list[tuple[str, int, int, int]]:
+    """Files among ``pending`` ((source, area) -> ledger entries) whose bronze rows differ from
+    their silver + quarantine rows. Each layer holds one file per received file, named by its
+    content, so the counts come from those files' Parquet footers: only tonight's files are
+    opened, however large the warehouse has grown."""
+    jobs = [(e.sha256, paths.root / e.bronze_path,
+             paths.layer("silver", source) / f"area={area}" / f"{e.sha256[:32]}.parquet",
+             paths.layer("quarantine", source) / f"area={area}" / f"{e.sha256[:32]}.parquet")
+            for (source, area), entries in pending.items() for e in entries]
+
+    def count(job) -> tuple[str, int, int, int]:
+        sha, *files = job
+        return (sha, *(_rows_in(f) for f in files))
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        counts = list(pool.map(count, jobs))
+    return [(sha, b, s, q) for sha, b, s, q in counts if b != s + q]
 
 
 def standardise(
@@ -376,7 +376,7 @@ def standardise(
                 ledger.record_lists(lists)
                 village_lists.record(paths, ledger, config.programme.revision_share)
             log.info("standardised %s/%s: %d files", source, area, len(entries))
-        broken = check_conservation(paths, {e.sha256 for es in pending.values() for e in es})
+        broken = check_conservation(paths, pending)
         if broken:
             raise ConservationError(
                 "row conservation broken (bronze != silver + quarantine) for files with sha256 "
