@@ -40,6 +40,14 @@ def _village_keys(codes: tuple[str, ...]) -> dict[str, frozenset[str]]:
     return {code: frozenset(g["key"]) for code, g in v.groupby("regency_code")}
 
 
+@lru_cache(maxsize=4)
+def _name_columns(order: tuple[str, ...]) -> pd.DataFrame:
+    """Every village name (as a place key) of the regencies ``order`` lists, with the position of
+    its regency in that list."""
+    names = _village_keys(tuple(sorted(order)))
+    return pd.DataFrame([(k, j) for j, code in enumerate(order) for k in names.get(code, ())], columns=["key", "j"])
+
+
 def _long(tables: list[Table], source: str, field: str) -> tuple[np.ndarray, pd.Series] | None:
     """The ``field`` column of every table that has one, end to end: (table index of each value,
     values as text). None when no table has the column."""
@@ -76,28 +84,36 @@ def misfiled_many(tables: list[Table], source: str, area: str, config: Config) -
     row_of_table = [np.arange(n, dtype=np.int64) for n in sizes]
     votes = np.zeros((int(sizes.sum()), len(codes)), dtype=bool)
 
-    def vote(found, hits_of) -> None:
+    column_of_code = {code: j for j, code in enumerate(order)}
+
+    def vote(found, regency_of) -> None:
+        """Each value's row votes for the regencies ``regency_of`` names: (value index, regency
+        column) pairs, found for all values at once, never one regency at a time."""
         if found is None:
             return
         which, values = found
         # the row each value sits on, across all tables
         at = starts[which] + np.concatenate([row_of_table[t] for t in np.unique(which)])
-        hits = hits_of(values)
-        for j in range(len(order)):
-            votes[at, j] |= hits[j]
+        pos, j = regency_of(values)
+        votes[at[pos], j] = True
 
-    def by_prefix(values: pd.Series) -> list[np.ndarray]:
+    def by_prefix(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         digits = values.str.replace(r"\D", "", regex=True).str[:4]
-        prefix = digits.str[:2] + "." + digits.str[2:4]
-        return [prefix.eq(code).fillna(False).to_numpy(bool) for code in order]
+        j = (digits.str[:2] + "." + digits.str[2:4]).map(column_of_code)
+        ok = j.notna().to_numpy()
+        return np.flatnonzero(ok), j[ok].to_numpy(dtype=np.int64)
+
+    name_to = _name_columns(tuple(order))
+
+    def by_name(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        keyed = pd.DataFrame({"key": place_key(values).to_numpy(dtype=object), "pos": np.arange(len(values))})
+        hits = keyed.dropna(subset=["key"]).merge(name_to, on="key")
+        return hits["pos"].to_numpy(dtype=np.int64), hits["j"].to_numpy(dtype=np.int64)
 
     vote(_long(tables, source, "nik"), by_prefix)
     vote(_long(tables, source, "kode_desa"), by_prefix)
-    keys = _village_keys(tuple(sorted(codes)))
     for field in ("desa", "nama_desa"):
-        vote(_long(tables, source, field),
-             lambda values: [place_key(values).isin(keys.get(code, frozenset())).fillna(False).to_numpy(bool)
-                             for code in order])
+        vote(_long(tables, source, field), by_name)
     table_of_row = np.repeat(np.arange(len(tables)), sizes)
     said = votes.any(axis=1)
     n_said = np.bincount(table_of_row[said], minlength=len(tables))
