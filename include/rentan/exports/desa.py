@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import multiprocessing as mp
 import os
 import re
 import shutil
@@ -364,24 +363,11 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
     return sorted(written)
 
 
-# a regency's lists are written by several processes once there are this many: xlsxwriter is
-# pure Python, so threads would take turns
-PARALLEL_FROM = 32
-
-
-def _write_one(path: Path, sheets: dict, created: dt.datetime, titles: dict) -> None:
-    write_xlsx(path, sheets, created=created, title_rows=titles)
-
-
 def _write_all(jobs: list) -> None:
-    processes = min(8, os.cpu_count() or 1)
-    if processes < 2 or len(jobs) < PARALLEL_FROM:
-        for job in jobs:
-            _write_one(*job)
-        return
-    # forked: the children start at once with everything imported, and only write files
-    with mp.get_context("fork").Pool(processes) as pool:
-        pool.starmap(_write_one, jobs, chunksize=max(1, len(jobs) // (4 * processes)))
+    # one after the other, in this process: a pool forked from a task process whose Arrow threads
+    # hold a lock at that moment deadlocks in the child (seen under `airflow dags test`)
+    for path, sheets, created, titles in jobs:
+        write_xlsx(path, sheets, created=created, title_rows=titles)
 
 
 def _place(regency: Regency, village, part: pd.DataFrame, known: pd.DataFrame) -> str:
