@@ -103,14 +103,6 @@ def _check_sheet_name(name: str) -> None:
         raise ValueError(f"{name!r} cannot be an Excel sheet name (1-31 characters, none of []:*?/\\)")
 
 
-def _longest_line(shown: pd.Series | None) -> int:
-    if shown is None or shown.empty:
-        return 0
-    # a cell with line breaks is as wide as its longest line
-    lengths = shown.str.split("\n").explode().str.len()
-    return int(lengths.fillna(0).max())
-
-
 def _width(header: str, longest: int, kind: str) -> float:
     """Characters of width: the data's longest line, or the header's longest word (headers wrap)."""
     if kind == "date":
