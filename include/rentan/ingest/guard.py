@@ -1,13 +1,14 @@
-"""Received files are hashed and read in a reader process with a memory and a time budget.
+"""Received files are hashed and read in reader processes with a memory and a time budget.
 
 A reader written in Rust or C does not raise when a file asks it for 500 GB: the allocation fails
 and the process aborts. A read from a stale network mount does not return at all. Neither may take
-the night's load task with it, so the read happens in a child process (started once per load, not
-per file) whose address space is capped; if the child dies or overruns its time, the file is
-recorded as unreadable with that reason and a fresh child reads the next file.
+the night's load task with it, so the read happens in child processes (started once per load, not
+per file; several side by side) whose address space is capped; if a child dies or overruns its
+time, the file is recorded as unreadable with that reason and a fresh child reads the next file.
 
 Knobs (environment): ``RENTAN_READER_MEMORY_MB`` (default 3072), ``RENTAN_READER_SECONDS`` per
-file (default 120), ``RENTAN_READER_GUARD=0`` reads in the task's own process (for profiling).
+file (default 120), ``RENTAN_READERS`` (processes side by side; default the cores, at most 8),
+``RENTAN_READER_GUARD=0`` reads in the task's own process (for profiling).
 """
 
 from __future__ import annotations
