@@ -91,13 +91,15 @@ def _floor(root: str) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from rentan.settings import side_by_side
+
     landing = Path(root) / "landing"
     files = sorted(str(p) for p in landing.rglob("*") if p.is_file())
     out = Path(root) / "floor"
     out.mkdir(exist_ok=True)
     by_source: dict[str, list] = {}
     rows = 0
-    with mp.get_context("fork").Pool(min(8, os.cpu_count() or 1)) as pool:
+    with mp.get_context("fork").Pool(side_by_side()) as pool:
         for path, cells in pool.imap(_read_cells, files, chunksize=16):
             source = Path(path).relative_to(landing).parts[0]
             by_source.setdefault(source, []).append((path, cells))

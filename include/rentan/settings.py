@@ -108,3 +108,9 @@ from rentan.night import WIB, end_of_day as snapshot_cutoff  # noqa: E402,F401
 def safe_name(text: str) -> str:
     """A run id (``scheduled__2025-06-30T18:00:00+00:00``) as a file or folder name."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+def side_by_side() -> int:
+    """How many threads or processes a stage runs at once for per-file work: the machine's cores,
+    at most 8 (beyond that the disk, not the cores, sets the pace)."""
+    return min(8, os.cpu_count() or 1)

@@ -341,15 +341,15 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
             continue
         built = scratch / f"desa-{slug}.{uuid.uuid4().hex}"
         try:
-            jobs = []
+            # one after the other, in this process: a pool forked from a task process whose Arrow
+            # threads hold a lock at that moment deadlocks in the child (seen under `airflow dags test`)
             for rel, part in by_regency[slug]:
                 village = part["village"].iat[0]
                 titles = _titles(regency, _place(regency, village, part, known), snapshot,
                                  counts.loc[(slug, rel)])
                 sheets = {MAIN_SHEET: tables[(slug, rel)][COLUMNS].reset_index(drop=True),
                           SUMMARY_SHEET: summaries[(slug, rel)].drop(columns=by).reset_index(drop=True)}
-                jobs.append((built / rel, sheets, created, {MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]}))
-            _write_all(jobs)
+                write_xlsx(built / rel, sheets, created=created, title_rows={MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]})
             # the regency's blank form travels with the lists, so a village fixing its rows has it at hand
             write_template(built / template_name(regency), regency, config, created=created)
             _swap_in(built, out_root / slug, scratch)
@@ -361,13 +361,6 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
                  sum(len(part) for _, part in by_regency[slug]))
         written.extend(done)
     return sorted(written)
-
-
-def _write_all(jobs: list) -> None:
-    # one after the other, in this process: a pool forked from a task process whose Arrow threads
-    # hold a lock at that moment deadlocks in the child (seen under `airflow dags test`)
-    for path, sheets, created, titles in jobs:
-        write_xlsx(path, sheets, created=created, title_rows=titles)
 
 
 def _place(regency: Regency, village, part: pd.DataFrame, known: pd.DataFrame) -> str:

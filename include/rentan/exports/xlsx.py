@@ -33,7 +33,6 @@ import xlsxwriter
 
 # Characters that make a spreadsheet treat a cell's text as a formula (OWASP: CSV injection).
 INJECTION_START = "=+-@\t\r"
-_INJECTION_PATTERN = r"^[=+\-@\t\r]"
 
 DATE_FORMAT = "dd-mm-yyyy"
 # a numeric column whose header ends so holds rupiah: shown with thousands separators
@@ -74,9 +73,7 @@ def neutralise(values: pd.Series) -> pd.Series:
     """Text with a leading ``'`` where it would otherwise start a formula; missing stays missing.
 
     Non-text values are turned into their text first: the result is always a string column."""
-    text = values.astype("string")
-    risky = text.str.match(_INJECTION_PATTERN).fillna(False).astype(bool)
-    return text.mask(risky, "'" + text)
+    return values.astype("string").map(neutralise_text, na_action="ignore").astype("string")
 
 
 def neutralise_text(value: str) -> str:

@@ -23,6 +23,7 @@ from multiprocessing import connection
 from pathlib import Path
 
 from rentan.ingest.errors import UnreadableFile
+from rentan.settings import side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def os_error(exc: OSError) -> UnreadableFile:
 def _readers() -> int:
     """How many reader processes a load runs side by side: all cores unless told."""
     wanted = os.environ.get("RENTAN_READERS")
-    return max(1, int(wanted) if wanted else min(8, os.cpu_count() or 1))
+    return max(1, int(wanted) if wanted else side_by_side())
 
 
 class _Child:

@@ -209,23 +209,10 @@ class Ledger:
                 first.setdefault(sha, f)
         return Known({(f, sha) for f, sha, _ in rows}, first)
 
-    def claim(self, sha256: str, file: str, source: str, area: str, load_id: str) -> str:
-        """Claim a content for ``file``; returns the file that holds it (``file`` itself if this
-        claim won, else the file an earlier or a concurrent claim took it for)."""
-        row = {"sha256": sha256, "file": file, "source": source, "area": area, "load_id": load_id,
-               "claimed_at": dt.datetime.now(dt.timezone.utc)}
-        with Session(self.engine) as s, s.begin():
-            if self.engine.dialect.name in ("sqlite", "postgresql"):
-                insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
-                s.execute(insert(Content).values(**row).on_conflict_do_nothing(index_elements=["sha256"]))
-            elif s.get(Content, sha256) is None:  # other databases: the primary key still refuses a second
-                s.add(Content(**row))
-        with Session(self.engine) as s:
-            return s.scalar(select(Content.file).where(Content.sha256 == sha256))
-
     def claim_all(self, claims: list[tuple[str, str, str, str]], load_id: str) -> dict[str, str]:
-        """:meth:`claim` of many (sha256, file, source, area) at once, in one transaction; returns
-        each content's holder."""
+        """Claim each content (sha256, file, source, area) for its file, in one transaction; returns
+        each content's holder: the file itself where its claim won, else the file an earlier or a
+        concurrent claim took it for."""
         if not claims:
             return {}
         at = dt.datetime.now(dt.timezone.utc)
@@ -248,9 +235,6 @@ class Ledger:
         for part in _chunks(shas, 500):
             out.update(s.execute(select(Content.sha256, Content.file).where(Content.sha256.in_(part))).all())
         return out
-
-    def record(self, entry: IngestedFile) -> None:
-        self.record_all([entry])
 
     def _received_before(self, cutoff: dt.datetime) -> dict[str, dt.datetime]:
         with Session(self.engine) as s:

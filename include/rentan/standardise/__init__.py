@@ -29,7 +29,7 @@ from rentan.config import Config, load_config
 from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile, SubmissionList
 from rentan.night import WIB, end_of_day
 from rentan.progress import track
-from rentan.settings import DataPaths, data_paths
+from rentan.settings import DataPaths, data_paths, side_by_side
 from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
 from rentan.standardise.reasons import REASONS
 from rentan.standardise.sources import STANDARDISERS, Context
@@ -276,7 +276,7 @@ def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Co
         _write_layer(paths, "quarantine", source, area, e.sha256, q_groups.get(e.sha256))
 
     # Parquet writes run outside Python's lock: side by side on the machine's cores
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=side_by_side()) as pool:
         for _ in track(pool.map(write, entries), f"standardise {source}/{area}: writing silver and quarantine",
                        "files", total=len(entries)):
             pass
@@ -336,7 +336,7 @@ def check_conservation(paths: DataPaths, pending: dict[tuple[str, str], list]) -
         sha, *files = job
         return (sha, *(_rows_in(f) for f in files))
 
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=side_by_side()) as pool:
         counts = list(pool.map(count, jobs))
     return [(sha, b, s, q) for sha, b, s, q in counts if b != s + q]
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rentan.settings import side_by_side
 from rentan.config.headers import HEADERS_FILE, fields_of, header_index, header_key  # noqa: F401
 
 LINEAGE = ["load_id", "source_file", "sheet", "row_number", "file_sha256"]
@@ -32,7 +32,7 @@ def read_bronze(files: list[Path]) -> pa.Table:
     Python's lock)."""
     if not files:
         return None
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=side_by_side()) as pool:
         return pa.concat_tables(list(pool.map(pq.read_table, files)))
 
 
