@@ -27,8 +27,8 @@ def run_checked(dagbag, env: dict, run_conf: dict | None = None, **kwargs) -> No
     """One night with ``env`` set (a None value unsets), every task but the validation gate
     succeeding, and the gate failing exactly when the ledger says this run held a file back
     (the sample holds files the gate must stop, though not every night receives one)."""
-    from rentan.ingest.ledger import Ledger, StandardisedFile
-    from rentan.settings import data_paths
+    from rentan.core.ledger import Ledger, StandardisedFile
+    from rentan.core.settings import data_paths
 
     mp = pytest.MonkeyPatch()
     for k, v in env.items():
@@ -38,12 +38,9 @@ def run_checked(dagbag, env: dict, run_conf: dict | None = None, **kwargs) -> No
             mp.setenv(k, v)
     try:
         run = run_nightly(dagbag, run_conf, **kwargs)
-        ledger = Ledger(data_paths().ledger_url)
-        try:
+        with Ledger(data_paths().ledger_url) as ledger:
             with ledger.session() as s:
                 held = s.query(StandardisedFile).filter_by(load_id=run.run_id, blocked=True).count()
-        finally:
-            ledger.dispose()
     finally:
         mp.undo()
     states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}

@@ -24,7 +24,7 @@ from rentan.exports.notes import NOTES_SHEET
 from rentan.identity import resolve
 from rentan.ingest import ingest
 from rentan.marts import load
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from rentan.standardise import rules_version, standardise
 from rentan.standardise.reasons import REASONS
 from tests.packages import sheet_rows

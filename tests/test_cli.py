@@ -110,15 +110,15 @@ def test_doctor_says_what_to_fix(airflow_db, tmp_path):
 
 def test_long_work_logs_files_done_of_total(data_root, caplog):
     from rentan.ingest import ingest
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     for i in range(24):
         f = data_root / "landing" / "submissions" / "lahat" / f"usulan_{i}.csv"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(f"NO,NIK,NAMA\n1,16040101028000{i:02d},Warga {i}\n")
-    with caplog.at_level(logging.INFO, logger="rentan.progress"):
+    with caplog.at_level(logging.INFO, logger="rentan.core.progress"):
         ingest(data_paths(data_root), load_id="t", areas=["lahat"], sources=["submissions"])
-    lines = [r.getMessage() for r in caplog.records if r.name == "rentan.progress"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "rentan.core.progress"]
     assert lines == ["ingest submissions/lahat: 0 of 24 files", "ingest submissions/lahat: 6 of 24 files (25%)",
                      "ingest submissions/lahat: 12 of 24 files (50%)", "ingest submissions/lahat: 18 of 24 files (75%)",
                      "ingest submissions/lahat: 24 of 24 files (done)"]
@@ -132,7 +132,7 @@ def test_the_demo_follows_the_dag_log_stage_by_stage(tmp_path):
     log = tmp_path / "dag.log"
     log.write_text(
         "2025-07-01T00:00:00Z [info ] [DAG TEST] starting task_id=load_submissions map_index=0 [airflow.sdk] loc=x\n"
-        "2025-07-01T00:00:01Z [info ] ingest submissions/lahat: 120 of 325 files (37%) [rentan.progress] loc=p.py:1\n"
+        "2025-07-01T00:00:01Z [info ] ingest submissions/lahat: 120 of 325 files (37%) [rentan.core.progress] loc=p.py:1\n"
         "2025-07-01T00:00:02Z [info ] Done. Returned value was: {'source': 'submissions', 'area': 'lahat', "
         "'rows_loaded': 2820, 'files_loaded': 325, 'blocked': []} [airflow.task.operators.python] loc=python.py:233\n"
         "2025-07-01T00:00:03Z [info ] [DAG TEST] end task task_id=load_submissions map_index=0 [airflow.sdk] loc=x\n")
@@ -158,7 +158,7 @@ def test_a_locked_ledger_and_a_full_disk_are_one_line_each(tmp_path):
 
     from rentan.alerts import alert_record
     from rentan.faults import known_fault
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     root = tmp_path / "data"
     (root / "landing").mkdir(parents=True)

@@ -12,8 +12,8 @@ import duckdb
 import pendulum
 import pytest
 
-from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Content, open_ledger
-from rentan.settings import data_paths
+from rentan.core.ledger import DUPLICATE, LOADED, UNREADABLE, Content, Ledger
+from rentan.core.settings import data_paths
 from tests import builders as b
 from tests.nightly import run_nightly
 from tests.packages import sheet_frame
@@ -109,7 +109,7 @@ def test_a_corrected_resend_replaces_the_earlier_list(dagbag, data_root):
     assert [(r["NIK"], r["PAKET SEBELUMNYA"]) for r in gone] == [(D, "2025-06-10")]
     assert gone[0]["DIGANTI DENGAN DAFTAR"] == "submissions/lahat/tsp/usulan_kembang_ayun_revisi.xlsx"
     assert _package(data_root, "lahat", second, "pengecualian") == [], "the village's own resent rows are no duplicates"
-    with open_ledger(data_paths(data_root).ledger_url) as ledger:
+    with Ledger(data_paths(data_root).ledger_url) as ledger:
         old = next(lst for lst in ledger.submission_lists() if lst.file.endswith("usulan_kembang_ayun.xlsx"))
     assert (old.superseded_by, old.rows_replaced) == ("submissions/lahat/tsp/usulan_kembang_ayun_revisi.xlsx", 4)
     # Dedi's old row is no longer on the village's fix-list: it has no rejected row left
@@ -171,7 +171,7 @@ def test_a_misfiled_copy_never_takes_the_place_of_the_right_one(dagbag, data_roo
 
     run = run_nightly(dagbag)
     assert run.state == "success", _states(run)
-    with open_ledger(data_paths(data_root).ledger_url) as ledger:
+    with Ledger(data_paths(data_root).ledger_url) as ledger:
         entries = {e.file: e for e in ledger.entries()}
     assert entries["submissions/lahat/tsp/usulan_kembang_ayun.xlsx"].status == LOADED
     wrong = entries["submissions/pali/salah/usulan_kembang_ayun.xlsx"]
@@ -188,7 +188,7 @@ def test_a_misfiled_copy_never_takes_the_place_of_the_right_one(dagbag, data_roo
     shutil.copytree(land, other / "landing")
     for area in ("pali", "lahat"):
         ingest(data_paths(other), load_id="o", areas=[area], sources=["submissions"])
-    with open_ledger(data_paths(other).ledger_url) as ledger:
+    with Ledger(data_paths(other).ledger_url) as ledger:
         assert {e.file: (e.status, e.reason_code) for e in ledger.entries()} == {
             e.file: (e.status, e.reason_code) for e in entries.values()}
 
@@ -214,7 +214,7 @@ def test_the_same_bytes_in_two_folders_loaded_side_by_side_give_one_copy(tmp_pat
         second = root / "landing/membership/muara-enim/kepesertaan.csv"
         second.parent.mkdir(parents=True)
         shutil.copy2(first, second)
-        with open_ledger(data_paths(root).ledger_url):
+        with Ledger(data_paths(root).ledger_url):
             pass  # the ledger's tables, made once, as the plan task does
         barrier = ctx.Barrier(2)
         procs = [ctx.Process(target=_load_in_parallel, args=(root, area, barrier)) for area in ("lahat", "muara-enim")]
@@ -223,7 +223,7 @@ def test_the_same_bytes_in_two_folders_loaded_side_by_side_give_one_copy(tmp_pat
         for p in procs:
             p.join(120)
             assert p.exitcode == 0
-        with open_ledger(data_paths(root).ledger_url) as ledger:
+        with Ledger(data_paths(root).ledger_url) as ledger:
             statuses = sorted(e.status for e in ledger.entries())
             with ledger.session() as s:
                 claims = s.query(Content).count()
@@ -237,7 +237,7 @@ def test_a_partial_resend_replaces_only_the_rows_it_names_and_an_addition_replac
     then three more people: ten people are proposed, once each; nothing is withdrawn."""
     from rentan import lists
     from rentan.ingest import ingest
-    from rentan.night import end_of_day
+    from rentan.core.night import end_of_day
     from rentan.standardise import standardise
 
     village = data_root / "landing/submissions/lahat/tsp"
@@ -251,7 +251,7 @@ def test_a_partial_resend_replaces_only_the_rows_it_names_and_an_addition_replac
     paths = data_paths(data_root)
     ingest(paths, load_id="p")
     standardise(paths, load_id="p", today=dt.date(2025, 6, 30))
-    with open_ledger(paths.ledger_url) as ledger:
+    with Ledger(paths.ledger_url) as ledger:
         now = lists.current(paths, ledger, end_of_day(dt.date(2025, 6, 30)), 0.5)
         by_file = {lst.file.rsplit("/", 1)[1]: lst for lst in ledger.submission_lists()}
     assert sorted(now.replaced["row_number"]) == [2, 3], "the two rows the corrections name, nothing else"
@@ -259,5 +259,5 @@ def test_a_partial_resend_replaces_only_the_rows_it_names_and_an_addition_replac
         "submissions/lahat/tsp/usulan_perbaikan.xlsx", 2)
     assert by_file["usulan_perbaikan.xlsx"].superseded_by is None and by_file["usulan_tambahan.xlsx"].rows_replaced == 0
     # a night before the corrections arrived saw the first list whole
-    with open_ledger(paths.ledger_url) as ledger:
+    with Ledger(paths.ledger_url) as ledger:
         assert lists.current(paths, ledger, end_of_day(dt.date(2025, 6, 2)), 0.5).replaced.empty

@@ -8,8 +8,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
-from rentan.settings import data_paths
+from rentan.core.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
+from rentan.core.settings import data_paths
 from tests.nightly import run_nightly
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +34,8 @@ def _bronze_rows_per_file(root) -> dict[str, int]:
 
 
 def _ledger(root) -> list:
-    led = Ledger(data_paths(root).ledger_url)
-    try:
+    with Ledger(data_paths(root).ledger_url) as led:
         return led.entries()
-    finally:
-        led.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from rentan.identity.quality import measure
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from tests.nightly import run_nightly
 
 pytestmark = pytest.mark.e2e

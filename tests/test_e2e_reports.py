@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from tests.nightly import run_nightly
 from tests.packages import sheet_frame
 

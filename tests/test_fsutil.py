@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from rentan.fsutil import replace_dir
+from rentan.core.files import replace_dir
 
 
 def test_a_replaced_folder_is_never_missing(tmp_path):

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from rentan.ingest import ingest
 from rentan.ingest.errors import UnreadableFile
 from rentan.ingest.guard import Reader
-from rentan.ingest.ledger import Ledger
+from rentan.core.ledger import Ledger
 from rentan.ingest.readers import read_table
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 
 
 GOOD = "NO,NIK,NAMA,TANGGAL LAHIR,DESA\n1,1604014507850001,Budi Santoso,1985-07-05,Kota Lahat\n"

@@ -13,8 +13,8 @@ import duckdb
 import pendulum
 import pytest
 
-from rentan.ingest.ledger import Ledger, StandardisedFile
-from rentan.settings import data_paths
+from rentan.core.ledger import Ledger, StandardisedFile
+from rentan.core.settings import data_paths
 from tests.hostile import BLOCKED, LOADED, NIK_IN_NAME, hostile_landing
 from tests.nightly import run_nightly
 

@@ -18,7 +18,7 @@ from rentan.identity import decide, resolve
 from rentan.identity.keys import person_keys
 from rentan.ingest import ingest
 from rentan.reference import villages
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from rentan.standardise import standardise
 from tests.test_standardise import HEADER, write_xlsx
 

@@ -12,9 +12,9 @@ import pytest
 import xlsxwriter
 
 from rentan.ingest import ingest
-from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
+from rentan.core.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
 from rentan.ingest.readers import read_table
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 
 # sample NIKs: structurally valid, not real people
 NIK_A = "1604011708750001"
@@ -52,11 +52,8 @@ def _bronze(root: Path, source="submissions"):
 
 
 def _ledger(root: Path):
-    led = Ledger(data_paths(root).ledger_url)
-    try:
+    with Ledger(data_paths(root).ledger_url) as led:
         return {e.file: e for e in led.entries()}
-    finally:
-        led.dispose()
 
 
 def test_xlsx_keeps_numeric_nik_as_digits_and_flags_the_cell(tmp_path):

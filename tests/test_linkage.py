@@ -12,7 +12,7 @@ import pytest
 from rentan.identity import resolve
 from rentan.identity.evaluate import measure
 from rentan.sample.linkage import COMBINED, MEM_SCHEMA, NOISE, SUB_SCHEMA, generate
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from tests.test_identity import night  # noqa: F401 - the fixture: real files through ingest and standardise
 
 SNAPSHOT = dt.date(2025, 6, 30)

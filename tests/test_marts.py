@@ -21,7 +21,7 @@ from rentan.exports.bpjs import export
 from rentan.identity import resolve
 from rentan.ingest import ingest
 from rentan.marts import AuditFailed, load
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from rentan.standardise import standardise
 from tests.test_identity import AWAY, DELIVERED, HOME, N_BPU_HERE, SNAPSHOT, deliver_later_extract, night, nik  # noqa: F401 - night is a fixture
 from tests.packages import sheet_frame
@@ -173,7 +173,7 @@ KILLER = textwrap.dedent("""
     import datetime as dt, os, signal, sys
     import rentan.marts.publish as publish
     from rentan.marts import load
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     real_replace = os.replace
     def replace(src, dst, *a, **k):

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pendulum
 
-from rentan.night import WIB, night_of
+from rentan.core.night import WIB, night_of
 
 
 def _wib(*args) -> dt.datetime:

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from rentan.marts import MARTS
-from rentan.settings import WIB, data_paths
-from rentan.storage import Checkout, workspace
+from rentan.core.night import WIB
+from rentan.core.settings import data_paths
+from rentan.core.storage import Checkout, workspace
 from tests.nightly import night_outputs, run_checked
 
 MEM = fsspec.filesystem("memory")

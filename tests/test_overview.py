@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from rentan import overview
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 
 SNAPSHOT = "2025-06-30"
 

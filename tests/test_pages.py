@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from rentan.marts.names import MARTS
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from tests.nightly import run_checked
 
 pytestmark = pytest.mark.e2e
@@ -274,7 +274,7 @@ def _screens(tmp_path: Path) -> Path:
 
 
 def test_the_pages_in_a_browser(night, api_server, tmp_path):
-    from rentan.ingest.ledger import Ledger, ReviewDecision
+    from rentan.core.ledger import Ledger, ReviewDecision
     from tests.browser import Chromium
 
     base, _ = api_server
@@ -322,12 +322,9 @@ def test_the_pages_in_a_browser(night, api_server, tmp_path):
         decided = browser.screenshot(shots / "review_decided.png")
     finally:
         browser.close()
-    ledger = Ledger(data_paths(night).ledger_url)
-    try:
+    with Ledger(data_paths(night).ledger_url) as ledger:
         with ledger.session() as s:
             rows = [(d.pair_id, d.same_person, d.decided_by, d.note) for d in s.query(ReviewDecision)]
-    finally:
-        ledger.dispose()
     assert rows == [(pair, True, "reviewer", "same KTP, serial mistyped")]
     for png in (page, inside, queue, decided):
         head = png.read_bytes()[:24]

@@ -12,7 +12,7 @@ import pytest
 import xlsxwriter
 
 from rentan.ingest import ingest
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from rentan.standardise import BlockedBatches, gate, standardise
 
 TODAY = dt.date(2025, 6, 30)

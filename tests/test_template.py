@@ -14,9 +14,9 @@ from openpyxl.utils import get_column_letter
 
 from rentan.config import load_config
 from rentan.exports.template import LISTS_SHEET, SHEET, columns, template_name, write_template
-from rentan.ingest.ledger import LOADED, Ledger
+from rentan.core.ledger import LOADED, Ledger
 from rentan.reference import villages
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 from tests.nightly import run_nightly
 from tests.packages import sheet_rows
 
@@ -103,11 +103,8 @@ def test_a_filled_in_form_goes_through_the_night_as_it_is(dagbag, data_root, tmp
     states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}
     assert all(s == "success" for s in states.values()), states
 
-    ledger = Ledger(data_paths(data_root).ledger_url)
-    try:
+    with Ledger(data_paths(data_root).ledger_url) as ledger:
         status = {e.file: e.status for e in ledger.entries()}
-    finally:
-        ledger.dispose()
     rel = "submissions/lahat/tanjungsakti-pumu/usulan_kembang_ayun.xlsx"
     assert status[rel] == LOADED
     wh = data_paths(data_root).warehouse

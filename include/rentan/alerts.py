@@ -16,8 +16,8 @@ import logging
 import os
 import urllib.request
 
-from rentan.masking import mask_digits
-from rentan.settings import data_paths
+from rentan.core.masking import mask_digits
+from rentan.core.settings import data_paths
 
 log = logging.getLogger(__name__)
 WEBHOOK_ENV = "RENTAN_ALERT_WEBHOOK"
@@ -58,8 +58,8 @@ def alert_record(context) -> dict:
 def _to_store(rec: dict) -> None:
     """With the data root on object storage, the alerts file above is this machine's; each alert
     also goes to ``alerts/`` on the store (one object each: objects cannot be appended to)."""
-    from rentan.settings import safe_name
-    from rentan.storage import remote_url, remote_root
+    from rentan.core.paths import safe_name
+    from rentan.core.storage import remote_url, remote_root
 
     url = remote_url()
     if url is None:

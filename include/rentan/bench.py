@@ -91,7 +91,7 @@ def _floor(root: str) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from rentan.settings import side_by_side
+    from rentan.core.settings import side_by_side
 
     landing = Path(root) / "landing"
     files = sorted(str(p) for p in landing.rglob("*") if p.is_file())
@@ -114,14 +114,14 @@ def _floor(root: str) -> dict:
 
 def _ingest(root: str, load_id: str) -> dict:
     from rentan.ingest import ingest
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     r = ingest(data_paths(root), load_id=load_id).as_dict()
     return {"files": r["files_seen"], "rows": r["rows_loaded"]}
 
 
 def _standardise(root: str, load_id: str) -> dict:
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
     from rentan.standardise import standardise
 
     r = standardise(data_paths(root), load_id=load_id, today=SNAPSHOT).as_dict()
@@ -131,7 +131,7 @@ def _standardise(root: str, load_id: str) -> dict:
 
 def _identity(root: str, load_id: str) -> dict:
     from rentan.identity import resolve
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     r = resolve(data_paths(root), load_id=load_id, snapshot=SNAPSHOT)
     return {"rows": r.get("records"), "persons": r.get("persons")}
@@ -139,7 +139,7 @@ def _identity(root: str, load_id: str) -> dict:
 
 def _marts(root: str, load_id: str) -> dict:
     from rentan.marts import load
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     r = load(data_paths(root), load_id=load_id, snapshot=SNAPSHOT)
     return {"rows": sum((r.get("rows") or {}).values()) if isinstance(r.get("rows"), dict) else r.get("rows")}
@@ -147,7 +147,7 @@ def _marts(root: str, load_id: str) -> dict:
 
 def _exports(root: str, load_id: str) -> dict:
     from rentan.exports.bpjs import export
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     from rentan.completeness import IncompleteNight
 

@@ -44,7 +44,7 @@ def _generate(root: str, proposals: int, members: int, provinces: tuple[str, ...
 
 def _resolve(root: str) -> dict:
     from rentan.identity import resolve
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     r = resolve(data_paths(root), load_id="bench", snapshot=dt.date(2025, 6, 30))
     return {k: r[k] for k in ("records", "persons", "fuzzy_links", "review_pairs", "nik_conflicts",

@@ -20,7 +20,7 @@ def run(n: int) -> list[tuple[str, float, int]]:
     import fsspec
     from fsspec.implementations.local import LocalFileSystem
 
-    from rentan.storage import Checkout
+    from rentan.core.storage import Checkout
 
     class BenchStore(LocalFileSystem):
         protocol = "benchstore"

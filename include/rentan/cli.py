@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 
 
 def _load_id(args) -> str:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if sys.stderr.isatty():
-        from rentan.progress import use_bars
+        from rentan.core.progress import use_bars
 
         use_bars()
     try:
@@ -286,7 +286,7 @@ _NEEDS_ROOT = ("ingest", "standardise", "identity", "review", "marts", "export",
 
 
 def _check_root(args) -> None:
-    from rentan.storage import remote_url
+    from rentan.core.storage import remote_url
 
     if args.command not in _NEEDS_ROOT or remote_url(args.data) is not None:
         return
@@ -344,7 +344,7 @@ def explain(e: BaseException, args) -> tuple[str, str]:
 
 
 def _run(args) -> int:
-    from rentan.storage import SYNCED, remote_url, workspace
+    from rentan.core.storage import SYNCED, remote_url, workspace
 
     url = remote_url(args.data)
     if url is None:

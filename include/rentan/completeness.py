@@ -22,9 +22,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from rentan.config import Config
-from rentan.ingest.ledger import LOADED, UNREADABLE, Ledger
-from rentan.masking import mask_digits
-from rentan.night import WIB
+from rentan.core.ledger import LOADED, UNREADABLE, Ledger
+from rentan.core.masking import mask_digits
+from rentan.core.night import WIB
 
 # files refused for what they are, not damaged extracts: a cover letter (.pdf) in the folder
 NOT_AN_EXTRACT = {"not_spreadsheet", "unknown_source", "no_area_folder", "unknown_area", "ignored",

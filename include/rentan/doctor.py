@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rentan.settings import REPO_ROOT
+from rentan.core.settings import REPO_ROOT
 
 
 @dataclass
@@ -25,13 +25,13 @@ class Check:
 
 
 def _data_root(root_arg) -> tuple[list[Check], object | None]:
-    from rentan.settings import data_paths
-    from rentan.storage import remote_url
+    from rentan.core.settings import data_paths
+    from rentan.core.storage import remote_url
 
     url = remote_url(root_arg)
     if url is not None:
         try:
-            from rentan.storage import remote_root
+            from rentan.core.storage import remote_root
 
             remote_root(url).exists()
         except Exception as e:  # noqa: BLE001 - any failure to reach the store is the finding
@@ -59,16 +59,13 @@ def _data_root(root_arg) -> tuple[list[Check], object | None]:
 
 
 def _ledger(paths) -> Check:
-    from rentan.ingest.ledger import Ledger
+    from rentan.core.ledger import Ledger
 
     url = paths.ledger_url
     shown = url.split("@")[-1] if "@" in url else url  # no password in the output
     try:
-        ledger = Ledger(url)
-        try:
+        with Ledger(url) as ledger:
             n = len(ledger.entries())
-        finally:
-            ledger.dispose()
     except Exception as e:  # noqa: BLE001 - the finding is that it cannot be opened
         return Check("ledger", "FAIL", f"{shown}: {type(e).__name__}: {str(e).splitlines()[0]}",
                      "check RENTAN_LEDGER_URL (a SQLAlchemy URL) and that its database is reachable")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 
-from rentan.masking import mask_digits
+from rentan.core.masking import mask_digits
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 

@@ -43,7 +43,7 @@ def _summary(text: str) -> str:
 
 
 def _alive(pid: int | None) -> bool:
-    from rentan.fsutil import process_alive
+    from rentan.core.files import process_alive
 
     return pid is None or process_alive(pid)
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from rentan.ingest.ledger import Ledger, SubmissionList
-from rentan.settings import DataPaths
+from rentan.core.ledger import Ledger, SubmissionList
+from rentan.core.paths import DataPaths
 
 REPLACED_COLUMNS = ["file_sha256", "row_number", "by_sha256"]
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import duckdb
 
 from rentan.marts.views import dictionary
-from rentan.settings import DataPaths, snapshot_cutoff
+from rentan.core.paths import DataPaths
+from rentan.core.night import end_of_day as snapshot_cutoff
 
 # a snapshot, a branch slug, a package file name: what a URL may name
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -142,11 +143,10 @@ def night(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> di
     quarantine, by reason and regency."""
     from sqlalchemy import select
 
-    from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile
+    from rentan.core.ledger import LOADED, Ledger, StandardisedFile
 
     cutoff = snapshot_cutoff(snapshot)
-    ledger = Ledger(paths.ledger_url)
-    try:
+    with Ledger(paths.ledger_url) as ledger:
         entries = ledger.entries()
         failed, blocked = [], []
         if load_id:
@@ -157,8 +157,6 @@ def night(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> di
                 blocked = [{"source": b.source, "area": b.area, "file": b.file, "reason": b.block_reason}
                            for b in s.scalars(select(StandardisedFile).where(
                                StandardisedFile.load_id == load_id, StandardisedFile.blocked.is_(True)))]
-    finally:
-        ledger.dispose()
 
     def received(e) -> bool:
         at = e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)
@@ -249,7 +247,7 @@ def review_queue(paths: DataPaths) -> dict:
     recorded (applied by the next night)."""
     from sqlalchemy import select
 
-    from rentan.ingest.ledger import Ledger, ReviewDecision
+    from rentan.core.ledger import Ledger, ReviewDecision
 
     queue = paths.warehouse / "silver" / "review_queue" / "review_queue.parquet"
     pairs = []
@@ -262,14 +260,11 @@ def review_queue(paths: DataPaths) -> dict:
             pairs = _rows(con, f"select * from read_parquet('{queue.as_posix()}') order by {order}")
         finally:
             con.close()
-    ledger = Ledger(paths.ledger_url)
-    try:
+    with Ledger(paths.ledger_url) as ledger:
         with ledger.session() as s:
             decided = {d.pair_id: {"same_person": d.same_person, "decided_by": d.decided_by, "note": d.note,
                                    "decided_at": _plain(d.decided_at)}
                        for d in s.scalars(select(ReviewDecision).order_by(ReviewDecision.id))}
-    finally:
-        ledger.dispose()
     for p in pairs:
         p["decision"] = decided.get(p["pair_id"])
     return {"pairs": pairs, "pending": sum(1 for p in pairs if p["decision"] is None)}

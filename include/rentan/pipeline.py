@@ -4,7 +4,7 @@ Each returns a small JSON-able summary (it travels through XCom; data never does
 ``storage.workspace``: on local disk the data root itself; on object storage a private checkout of
 the prefixes the stage reads, whose changes go back to the store when the stage succeeds.
 
-The night a run describes is decided once, by ``plan`` (``rentan.night``), and handed to every
+The night a run describes is decided once, by ``plan`` (``rentan.core.night``), and handed to every
 later task.
 """
 
@@ -15,11 +15,11 @@ import os
 import socket
 
 from rentan.ingest import ingest
-from rentan.ingest.ledger import open_ledger
-from rentan.masking import mask_digits
-from rentan.night import Night, night_of
-from rentan.settings import data_paths
-from rentan.storage import workspace
+from rentan.core.ledger import Ledger
+from rentan.core.masking import mask_digits
+from rentan.core.night import Night, night_of
+from rentan.core.settings import data_paths
+from rentan.core.storage import workspace
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ MARTS_WRITE = ("warehouse/_marts", "gx", "reports")
 
 
 def _ledger():
-    return open_ledger(data_paths().ledger_url)
+    return Ledger(data_paths().ledger_url)
 
 
 def plan(areas: list[str] | None = None, *, load_id: str | None = None, snapshot_date: str | None = None,
@@ -101,7 +101,7 @@ def validation_gate_for(load_id: str) -> dict:
     """Fails, naming each file this run held back, its rule and counts; the rest has gone on."""
     from sqlalchemy import select
 
-    from rentan.ingest.ledger import StandardisedFile
+    from rentan.core.ledger import StandardisedFile
     from rentan.standardise import gate
 
     with _ledger() as ledger, ledger.session() as s:

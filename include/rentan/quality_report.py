@@ -22,7 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from rentan.settings import WIB, DataPaths, snapshot_cutoff
+from rentan.core.night import WIB, end_of_day as snapshot_cutoff
+from rentan.core.paths import DataPaths
 
 log = logging.getLogger(__name__)
 
@@ -114,20 +115,17 @@ def _layer_rows(paths: DataPaths, shas: list[str]) -> list[tuple[str, str, int, 
 
 def render(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> str:
     """The report's HTML."""
-    from rentan.ingest.ledger import LOADED, Ledger
+    from rentan.core.ledger import LOADED, Ledger
     from rentan.overview import night as night_of
     from rentan.reference import villages as reference_villages
 
     night = night_of(paths, snapshot, load_id)
-    ledger = Ledger(paths.ledger_url)
-    try:
+    with Ledger(paths.ledger_url) as ledger:
         cutoff = snapshot_cutoff(snapshot)
         shas = sorted(ledger.current_files(cutoff))
         not_loaded = [e for e in ledger.entries() if e.status != LOADED
                       and (e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc))
                       < cutoff]
-    finally:
-        ledger.dispose()
     q = night["quarantine"]
     files = night["files"]
     totals = {k: sum(f[k] for f in files) for k in ("received", "loaded", "duplicate", "unreadable")}

@@ -6,8 +6,8 @@ import json
 
 import duckdb
 
-from rentan.ingest.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
-from rentan.settings import DataPaths
+from rentan.core.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
+from rentan.core.paths import DataPaths
 
 
 def bronze_glob(paths: DataPaths, source: str = "*") -> str:
@@ -64,12 +64,9 @@ def quarantine_reasons(paths: DataPaths) -> list[tuple[str, str, int]]:
 
 
 def summary(paths: DataPaths) -> str:
-    ledger = Ledger(paths.ledger_url)
-    try:
+    with Ledger(paths.ledger_url) as ledger:
         entries = ledger.entries()
         replaced = [lst for lst in ledger.submission_lists() if lst.superseded_by]
-    finally:
-        ledger.dispose()
     out: list[str] = []
     w = out.append
     w(f"rentan: data root {paths.root}")

@@ -44,12 +44,14 @@ from rentan.exports import withdrawn
 from rentan.exports.layout import Column, enrolment_columns
 from rentan.exports.notes import NOTES_SHEET, NOTES_WIDTHS, PackageNotes, notes_frame
 from rentan.exports.xlsx import write_xlsx
-from rentan.fsutil import replace_dir
+from rentan.core.files import replace_dir
 from rentan.standardise import rules_version
 from rentan.standardise.reasons import REASONS
-from rentan.ingest.ledger import open_ledger
-from rentan.progress import track
-from rentan.settings import DataPaths, data_paths, snapshot_cutoff
+from rentan.core.ledger import Ledger
+from rentan.core.progress import track
+from rentan.core.paths import DataPaths
+from rentan.core.settings import data_paths
+from rentan.core.night import end_of_day as snapshot_cutoff
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +246,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
     locks: list = []
     try:
         con.register("ref_villages", villages())
-        with open_ledger(paths.ledger_url) as ledger:
+        with Ledger(paths.ledger_url) as ledger:
             cut = cutoff or snapshot_cutoff(snapshot)
             now = village_lists.current(paths, ledger, cut, config.programme.revision_share)
             successors = now.successors(ledger.submission_lists(cut))

@@ -31,8 +31,9 @@ import yaml
 
 from rentan import reference
 from rentan.config import DEFAULT_CONFIG, Config, Regency, load_config
-from rentan.fsutil import replace_dir
-from rentan.settings import DataPaths, data_paths
+from rentan.core.files import replace_dir
+from rentan.core.paths import DataPaths
+from rentan.core.settings import data_paths
 
 from .template import template_name, write_template
 from .xlsx import write_xlsx

@@ -12,7 +12,7 @@ import pandas as pd
 import rentan
 from rentan.config import Branch, Config
 from rentan.exports.layout import Column, meanings
-from rentan.settings import WIB
+from rentan.core.night import WIB
 
 NOTES_SHEET = "Keterangan"
 NOTES_COLUMNS = ["Hal", "Keterangan"]

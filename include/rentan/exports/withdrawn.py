@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rentan.settings import DataPaths
+from rentan.core.paths import DataPaths
 
 SENT_COLUMNS = ["record_id", "person_key", "nik", "name", "village_code", "village_name", "source_file"]
 

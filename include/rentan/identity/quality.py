@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from rentan.identity.keys import person_keys, secret
-from rentan.settings import DataPaths
+from rentan.core.paths import DataPaths
 
 # what the stage should conclude for a proposal of each injected class
 EXPECTED_STATUS = {

@@ -28,18 +28,20 @@ TRAIN_SEED = 101
 def labelled_pairs(root: Path, model) -> pd.DataFrame:
     """Every candidate pair of the benchmark under ``root``, with its levels and whether it is one person."""
     from rentan.config import load_config
-    from rentan.identity import _load_records, connect
+    from rentan.core.db import connect
+    from rentan.identity import records
     from rentan.identity.blocking import candidate_pairs, features, nik_pairs
     from rentan.identity.matching import mark_disputed, score_pairs, score_same_nik
-    from rentan.ingest.ledger import Ledger
-    from rentan.settings import data_paths, snapshot_cutoff
+    from rentan.core.ledger import Ledger
+    from rentan.core.settings import data_paths
+    from rentan.core.night import end_of_day as snapshot_cutoff
 
     paths = data_paths(root)
     snapshot = dt.date(2025, 6, 30)
     con = connect(paths.work / "train")
     ledger = Ledger(paths.ledger_url)
     try:
-        _load_records(con, paths, ledger, snapshot_cutoff(snapshot), load_config())
+        records.load(con, paths, ledger, snapshot_cutoff(snapshot), load_config())
         features(con, snapshot.year)
         nik_pairs(con)
         same = score_same_nik(con, model, keep_all=True)

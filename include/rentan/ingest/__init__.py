@@ -25,12 +25,13 @@ from rentan.config import Config, load_config
 from rentan.ingest.fit import Misfiled, misfiled_many
 from rentan.ingest.errors import UnreadableFile
 from rentan.ingest.guard import Reader, os_error
-from rentan.ingest.ledger import DUPLICATE, IGNORED, LOADED, UNREADABLE, IngestedFile, Ledger
+from rentan.core.ledger import DUPLICATE, IGNORED, LOADED, UNREADABLE, IngestedFile, Ledger
 from rentan.ingest.readers import Table, read_table
 from rentan.ingest.readers import sha256_of as _sha256_of
-from rentan.masking import mask_digits
-from rentan.progress import track
-from rentan.settings import DataPaths, data_paths
+from rentan.core.masking import mask_digits
+from rentan.core.progress import track
+from rentan.core.paths import DataPaths
+from rentan.core.settings import data_paths
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from multiprocessing import connection
 from pathlib import Path
 
 from rentan.ingest.errors import UnreadableFile
-from rentan.settings import side_by_side
+from rentan.core.settings import side_by_side
 
 log = logging.getLogger(__name__)
 

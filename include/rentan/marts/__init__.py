@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rentan.marts.names import MARTS
-from rentan.settings import DataPaths, data_paths, safe_name
+from rentan.core.paths import DataPaths, safe_name
+from rentan.core.settings import data_paths
 
 if TYPE_CHECKING:
     from rentan.config import Config
@@ -89,7 +90,7 @@ def _sweep(folder) -> None:
     """Remove the work folders of marts runs that were killed before they could clean up: this
     machine's whose process is gone, another machine's (a shared data root) once stale. A folder
     kept after a failed audit stays until its night publishes."""
-    from rentan.fsutil import process_alive
+    from rentan.core.files import process_alive
 
     if not folder.is_dir():
         return
@@ -108,8 +109,8 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
          publish: bool = True, cutoff: dt.datetime | None = None) -> dict:
     """Build, audit and (unless ``publish`` is false: a dry run) publish the marts of ``snapshot``."""
     from rentan.config import load_config
-    from rentan.identity import connect
-    from rentan.identity.keys import secret
+    from rentan.core.db import connect
+    from rentan.identity import secret
     from rentan.marts import build, views
     from rentan.marts import publish as publishing
 

@@ -21,11 +21,12 @@ import pandas as pd
 from rentan import completeness
 from rentan import lists as village_lists
 from rentan.config import Config
-from rentan.identity.keys import hmac_sql, hmac_sql_pads
-from rentan.ingest.ledger import Ledger, open_ledger
+from rentan.identity import hmac_sql, hmac_sql_pads
+from rentan.core.ledger import Ledger
 from rentan.reference import villages as reference_villages
 from rentan.marts.names import MARTS
-from rentan.settings import IDENTITY_TABLES, DataPaths, snapshot_cutoff
+from rentan.core.paths import IDENTITY_TABLES, DataPaths
+from rentan.core.night import end_of_day as snapshot_cutoff
 
 AGE_BAND = """case when {age} is null then 'unknown' when {age} < 25 then '<25' when {age} < 35 then '25-34'
                    when {age} < 45 then '35-44' when {age} < 55 then '45-54' when {age} < 65 then '55-64'
@@ -302,7 +303,7 @@ def build(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snap
           cutoff: dt.datetime | None = None, load_id: str | None = None) -> None:
     """Create one table per mart (``MARTS``) in ``con``. ``load_id``: the run whose loads must
     have finished for a branch's night to be complete."""
-    with open_ledger(paths.ledger_url) as ledger:
+    with Ledger(paths.ledger_url) as ledger:
         _dimensions(con, paths, config, snapshot, ledger, cutoff or snapshot_cutoff(snapshot), load_id)
     _facts(con, paths, config, snapshot, key)
     _aggregates(con, config, snapshot)

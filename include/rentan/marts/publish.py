@@ -10,7 +10,7 @@ every published snapshot, untouched; its half-built version is removed by the ne
 Re-running a night replaces that night's partition in the next version; it never adds a copy.
 
 ``warehouse/_marts/CURRENT`` names the current version too: object stores have no links, so there
-(see ``rentan.storage``) that file, replaced in one PUT, is the switch.
+(see ``rentan.core.storage``) that file, replaced in one PUT, is the switch.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from rentan.sample.defects import (
 )
 from rentan.sample.people import assign_niks, make_people, name_pools
 from rentan.sample.templates import FIELDS, HEADER_TEMPLATES, header_spellings
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 
 __all__ = [
     "generate", "DEFECT_CLASSES", "DEFECT_RATES", "ROW_CLASSES", "CLASS_BY_NAME", "FILE_CLASSES", "VARIATIONS",

@@ -11,7 +11,7 @@ import pandas as pd
 import xlsxwriter
 
 from rentan.config import Config
-from rentan.progress import track
+from rentan.core.progress import track
 from rentan.sample import budget as budget_mod
 from rentan.sample.people import date_parts
 from rentan.sample.submissions import file_columns

@@ -429,7 +429,7 @@ def generate(root: str | Path, *, proposals: int, members: int, seed: int = DEFA
 
     The records are drawn province by province (each province's share of the villages), so that
     memory stays that of the largest province's: a person's records all lie in one province."""
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     desa = reference_villages(desa_only=True)
     if provinces:
@@ -530,18 +530,15 @@ def _write_ledger(paths, files: pd.DataFrame) -> None:
     """Every file loaded, received before the snapshot: one insert of all rows."""
     from sqlalchemy import insert
 
-    from rentan.ingest.ledger import LOADED, IngestedFile, Ledger
+    from rentan.core.ledger import LOADED, IngestedFile, Ledger
 
-    ledger = Ledger(paths.ledger_url)
-    try:
+    with Ledger(paths.ledger_url) as ledger:
         now = dt.datetime.now(dt.timezone.utc)
         rows = [{"load_id": "linkage-benchmark", "source": s, "area": a, "file": f, "sha256": h, "size_bytes": 0,
                  "received_at": RECEIVED, "status": LOADED, "ingested_at": now}
                 for f, h, a, s in files[["source_file", "file_sha256", "area", "source"]].itertuples(index=False)]
         with ledger.session() as s, s.begin():
             s.execute(insert(IngestedFile), rows)
-    finally:
-        ledger.dispose()
 
 
 def _area_slugs() -> dict[str, str]:

@@ -28,7 +28,7 @@ from rentan.exports.xlsx import write_xlsx
 from rentan.reference import villages as reference_villages
 from rentan.sample import _prepare
 from rentan.sample.people import draw_names, name_pools
-from rentan.settings import data_paths
+from rentan.core.settings import data_paths
 
 SNAPSHOT = dt.date(2025, 5, 30)
 DELIVERED = dt.datetime(2025, 5, 28, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))

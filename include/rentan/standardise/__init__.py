@@ -26,10 +26,11 @@ import pyarrow.parquet as pq
 import rentan
 from rentan import lists as village_lists
 from rentan.config import Config, load_config
-from rentan.ingest.ledger import LOADED, Ledger, StandardisedFile, SubmissionList
-from rentan.night import WIB, end_of_day
-from rentan.progress import track
-from rentan.settings import DataPaths, data_paths, side_by_side
+from rentan.core.ledger import LOADED, Ledger, StandardisedFile, SubmissionList
+from rentan.core.night import WIB, end_of_day
+from rentan.core.progress import track
+from rentan.core.paths import DataPaths
+from rentan.core.settings import data_paths, side_by_side
 from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
 from rentan.standardise.reasons import REASONS
 from rentan.standardise.sources import STANDARDISERS, Context
@@ -355,8 +356,7 @@ def standardise(
     today = today or dt.date.today()
     version = rules_version()
     report = StandardiseReport(load_id=load_id, rules_version=version)
-    ledger = Ledger(paths.ledger_url)
-    try:
+    with Ledger(paths.ledger_url) as ledger:
         done = ledger.standardised(version)
         pending: dict[tuple[str, str], list] = defaultdict(list)
         for e in ledger.entries():
@@ -389,8 +389,6 @@ def standardise(
             now = village_lists.current(paths, ledger, end_of_day(today), config.programme.revision_share)
             report.fix_lists = len(write_fix_lists(paths, snapshot=today, config=config, regencies=submitted,
                                                    files=set(now.files), replaced=now.replaced))
-    finally:
-        ledger.dispose()
     log.info("standardise %s: %s", load_id, {k: v for k, v in report.as_dict().items() if k != "blocked"})
     return report
 

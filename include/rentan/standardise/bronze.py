@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rentan.settings import side_by_side
+from rentan.core.settings import side_by_side
 from rentan.config.headers import HEADERS_FILE, fields_of, header_index, header_key  # noqa: F401
 
 LINEAGE = ["load_id", "source_file", "sheet", "row_number", "file_sha256"]

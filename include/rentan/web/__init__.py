@@ -45,8 +45,8 @@ def ui_timezone() -> str:
 
 @contextlib.contextmanager
 def _paths() -> Iterator:
-    from rentan.settings import data_paths
-    from rentan.storage import remote_url, workspace
+    from rentan.core.settings import data_paths
+    from rentan.core.storage import remote_url, workspace
 
     if remote_url(None) is None:
         yield data_paths()

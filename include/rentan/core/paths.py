@@ -10,7 +10,7 @@ Everything lives below one data root, ``RENTAN_DATA`` (default ``<repo>/data``):
 - ``work/``                          work in progress; moved into place only when complete
 - ``ledger.sqlite``                  the ingestion ledger (``RENTAN_LEDGER_URL`` for any SQLAlchemy URL)
 
-``RENTAN_DATA`` may also be an object-storage URL (``s3://bucket/rentan``): see ``rentan.storage``.
+``RENTAN_DATA`` may also be an object-storage URL (``s3://bucket/rentan``): see ``rentan.core.storage``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 LAYERS = ("bronze", "silver", "quarantine", "marts")
 # identity's outputs, kept per snapshot under silver/identity/<date>/ (and the last night run's
@@ -86,31 +84,6 @@ class DataPaths:
         return f"sqlite:///{self.root / 'ledger.sqlite'}"
 
 
-def data_paths(root: str | os.PathLike | None = None) -> DataPaths:
-    """The data root given, else the checkout the current task works in, else ``$RENTAN_DATA``,
-    else ``<repo>/data``. For a root on object storage, outside a checkout: this machine's own
-    state folder for it (no data there; see ``rentan.storage.workspace``)."""
-    from rentan import storage
-
-    if root is None and storage.active() is not None:
-        return storage.active()
-    url = storage.remote_url(root)
-    if url is not None:
-        return storage.state_paths(url)
-    chosen = root or os.environ.get("RENTAN_DATA") or REPO_ROOT / "data"
-    return DataPaths(Path(chosen).expanduser().resolve())
-
-
-# the night's day and cut-off live in rentan.night; these names stay for the stages that import them
-from rentan.night import WIB, end_of_day as snapshot_cutoff  # noqa: E402,F401
-
-
 def safe_name(text: str) -> str:
     """A run id (``scheduled__2025-06-30T18:00:00+00:00``) as a file or folder name."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
-
-
-def side_by_side() -> int:
-    """How many threads or processes a stage runs at once for per-file work: the machine's cores,
-    at most 8 (beyond that the disk, not the cores, sets the pace)."""
-    return min(8, os.cpu_count() or 1)

@@ -8,7 +8,6 @@ same list twice is not counted twice. The ledger lives in any SQLAlchemy databas
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -346,20 +345,17 @@ class Ledger:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    # ``with Ledger(url) as ledger:``: its connections are closed when the block ends
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.dispose()
+
 
 def _utc(at: dt.datetime) -> dt.datetime:
     # SQLite hands timestamps back without their zone; the ledger stores UTC
     return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
-
-
-@contextlib.contextmanager
-def open_ledger(url: str):
-    """The ledger, disposed of when the block ends."""
-    ledger = Ledger(url)
-    try:
-        yield ledger
-    finally:
-        ledger.dispose()
 
 
 def _chunks(items: list, n: int):

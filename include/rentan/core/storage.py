@@ -43,7 +43,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from rentan.settings import DataPaths
+from rentan.core.paths import DataPaths
 
 log = logging.getLogger(__name__)
 
@@ -405,7 +405,7 @@ def workspace(pull: Sequence[str] = SYNCED, push: Sequence[str] | None = None,
     """The data root for one unit of work: on local disk the root itself; on object storage a
     checkout of ``pull`` whose changes under ``push`` (default: ``pull``) go back to the store
     if the work succeeds."""
-    from rentan.settings import data_paths
+    from rentan.core.settings import data_paths
 
     url = url or remote_url()
     push = pull if push is None else push

@@ -19,7 +19,7 @@ T = TypeVar("T")
 EVERY_SECONDS = 15.0
 FEW = 20  # fewer items than this: only the closing line
 _bars = False
-log = logging.getLogger("rentan.progress")
+log = logging.getLogger("rentan.core.progress")
 
 
 def use_bars(on: bool = True) -> None:
