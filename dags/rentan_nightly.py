@@ -183,7 +183,7 @@ def rentan_nightly():
         from airflow.sdk.exceptions import AirflowFailException
 
         from rentan import events
-        from rentan.completeness import IncompleteNight
+        from rentan.quality.completeness import IncompleteNight
         from rentan.pipeline import run_exports
 
         try:

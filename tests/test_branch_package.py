@@ -25,8 +25,9 @@ from rentan.identity import resolve
 from rentan.ingest import ingest
 from rentan.marts import load
 from rentan.core.settings import data_paths
-from rentan.standardise import rules_version, standardise
-from rentan.standardise.reasons import REASONS
+from rentan.pipeline import standardise_night
+from rentan.standardise import rules_version
+from rentan.quality.reasons import REASONS
 from tests.packages import sheet_rows
 from tests.test_identity import AWAY, DELIVERED, HOME, SNAPSHOT, nik, night  # noqa: F401 - night is a fixture
 from tests.test_marts import full_night  # noqa: F401 - a fixture
@@ -100,7 +101,7 @@ def package(full_night):
         os.utime(p, (DELIVERED.timestamp(), DELIVERED.timestamp()))
     paths = data_paths(full_night)
     ingest(paths, load_id=LOAD_ID)
-    standardise(paths, load_id=LOAD_ID, today=SNAPSHOT)
+    standardise_night(paths, load_id=LOAD_ID, today=SNAPSHOT)
     resolve(paths, load_id=LOAD_ID, snapshot=SNAPSHOT)
     load(paths, load_id=LOAD_ID, snapshot=SNAPSHOT)
     export(paths, load_id=LOAD_ID, snapshot=SNAPSHOT)

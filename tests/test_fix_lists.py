@@ -17,7 +17,7 @@ import pytest
 from rentan.exports.desa import HELD_BACK, write_fix_lists
 from rentan.exports.xlsx import neutralise, write_xlsx
 from rentan.core.settings import data_paths
-from rentan.standardise.reasons import REASONS
+from rentan.quality.reasons import REASONS
 
 SNAPSHOT = dt.date(2025, 6, 5)
 

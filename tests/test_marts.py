@@ -143,7 +143,7 @@ def test_a_failed_audit_publishes_nothing(full_night, tmp_path, monkeypatch):
     # a suite that demands what the night cannot give: every village to have submitted
     suites = tmp_path / "expectations"
     suites.mkdir()
-    from rentan.standardise import validation
+    from rentan.quality import validation
 
     for f in validation.EXPECTATIONS_DIR.glob("*.json"):
         data = json.loads(f.read_text())
@@ -294,7 +294,7 @@ def test_dictionary_suites_and_marts_agree(full_night):
     import yaml
 
     from rentan.marts import MARTS
-    from rentan.standardise.validation import suite_json
+    from rentan.quality.validation import suite_json
 
     load(data_paths(full_night), load_id="n2", snapshot=SNAPSHOT)
     import rentan.marts

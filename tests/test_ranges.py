@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from rentan.marts.build import CLAIMS_MONTHLY
-from rentan.standardise.reasons import REASONS
+from rentan.quality.reasons import REASONS
 from rentan.standardise.sources import money, person_name
-from rentan.standardise.validation import EXPECTATIONS_DIR
+from rentan.quality.validation import EXPECTATIONS_DIR
 from tests.test_standardise import HEADER, layer, row, run, write_xlsx
 
 INT64_MIN = -(2 ** 63)

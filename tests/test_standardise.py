@@ -13,7 +13,8 @@ import xlsxwriter
 
 from rentan.ingest import ingest
 from rentan.core.settings import data_paths
-from rentan.standardise import BlockedBatches, gate, standardise
+from rentan.quality.gate import BlockedBatches, gate
+from rentan.standardise import standardise
 
 TODAY = dt.date(2025, 6, 30)
 # Kembang Ayun and Gunung Meraksa are desa of Kecamatan Tanjung Sakti Pumi, Lahat (16.04.01)

@@ -122,9 +122,9 @@ def _ingest(root: str, load_id: str) -> dict:
 
 def _standardise(root: str, load_id: str) -> dict:
     from rentan.core.settings import data_paths
-    from rentan.standardise import standardise
+    from rentan.pipeline import standardise_night
 
-    r = standardise(data_paths(root), load_id=load_id, today=SNAPSHOT).as_dict()
+    r = standardise_night(data_paths(root), load_id=load_id, today=SNAPSHOT).as_dict()
     return {"files": r["files"], "rows": sum(r["rows_in"].values()),
             "quarantined": sum(r["rows_quarantine"].values()), "fix_lists": r["fix_lists"]}
 
@@ -138,10 +138,10 @@ def _identity(root: str, load_id: str) -> dict:
 
 
 def _marts(root: str, load_id: str) -> dict:
-    from rentan.marts import load
+    from rentan.pipeline import marts_night
     from rentan.core.settings import data_paths
 
-    r = load(data_paths(root), load_id=load_id, snapshot=SNAPSHOT)
+    r = marts_night(data_paths(root), load_id=load_id, snapshot=SNAPSHOT)
     return {"rows": sum((r.get("rows") or {}).values()) if isinstance(r.get("rows"), dict) else r.get("rows")}
 
 
@@ -149,7 +149,7 @@ def _exports(root: str, load_id: str) -> dict:
     from rentan.exports.bpjs import export
     from rentan.core.settings import data_paths
 
-    from rentan.completeness import IncompleteNight
+    from rentan.quality.completeness import IncompleteNight
 
     try:
         r = export(data_paths(root), load_id=load_id, snapshot=SNAPSHOT)

@@ -54,11 +54,11 @@ def _ingest(args) -> int:
 
 
 def _standardise(args) -> int:
-    from rentan.standardise import standardise
+    from rentan.pipeline import standardise_night
 
     load_id = _load_id(args)
     today = _snapshot(args)
-    report = standardise(data_paths(args.data), load_id=load_id, today=today, areas=args.area or None)
+    report = standardise_night(data_paths(args.data), load_id=load_id, today=today, areas=args.area or None)
     print(json.dumps(report.as_dict(), indent=2))
     return 1 if report.blocked else 0
 
@@ -90,11 +90,11 @@ def _review(args) -> int:
 
 
 def _marts(args) -> int:
-    from rentan.marts import load
+    from rentan.pipeline import marts_night
 
     load_id = _load_id(args)
     snapshot = _snapshot(args)
-    print(json.dumps(load(data_paths(args.data), load_id=load_id, snapshot=snapshot), indent=2))
+    print(json.dumps(marts_night(data_paths(args.data), load_id=load_id, snapshot=snapshot), indent=2))
     return 0
 
 

@@ -74,7 +74,7 @@ def _ledger(paths) -> Check:
 
 def _configuration() -> list[Check]:
     from rentan.config import load_config
-    from rentan.standardise.validation import EXPECTATIONS_DIR, suite_json
+    from rentan.quality.validation import EXPECTATIONS_DIR, suite_json
 
     where = os.environ.get("RENTAN_CONFIG") or "include/rentan/config/regencies.yaml"
     try:

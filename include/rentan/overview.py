@@ -236,9 +236,7 @@ def package_file(paths: DataPaths, branch: str, snapshot: str, name: str) -> Pat
 
 def quality_report_name(paths: DataPaths, snapshot: str) -> str | None:
     """The file name of the night's quality report, if one was written."""
-    from rentan.quality_report import report_path
-
-    path = report_path(paths, dt.date.fromisoformat(snapshot))
+    path = paths.quality_report(dt.date.fromisoformat(snapshot))
     return path.name if path.exists() else None
 
 

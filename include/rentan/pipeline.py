@@ -10,6 +10,7 @@ later task.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -18,6 +19,7 @@ from rentan.ingest import ingest
 from rentan.core.ledger import Ledger
 from rentan.core.masking import mask_digits
 from rentan.core.night import Night, night_of
+from rentan.core.paths import DataPaths
 from rentan.core.settings import data_paths
 from rentan.core.storage import workspace
 
@@ -69,19 +71,41 @@ def _process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def standardise_night(paths: DataPaths, *, load_id: str, today: dt.date, areas: list[str] | None = None,
+                      sources: list[str] | None = None):
+    """Standardise what tonight's loads brought, then write the fix-lists of the regencies whose
+    villages' submissions were among it."""
+    from rentan.exports.desa import write_night_fix_lists
+    from rentan.standardise import standardise
+
+    report = standardise(paths, load_id=load_id, today=today, areas=areas, sources=sources)
+    report.fix_lists = len(write_night_fix_lists(paths, snapshot=today, regencies=report.submitted))
+    return report
+
+
+def marts_night(paths: DataPaths, *, load_id: str, snapshot: dt.date, publish: bool = True) -> dict:
+    """Build, audit and publish the marts, then write the night's data-quality report."""
+    from rentan import quality_report
+    from rentan.marts import load
+
+    report = load(paths, load_id=load_id, snapshot=snapshot, publish=publish)
+    if report.get("published"):
+        report["quality_report"] = str(quality_report.write(paths, snapshot, load_id))
+    return report
+
+
 def run_load(load_id: str, source: str, area: str, night: dict) -> dict:
     """Ingest then standardise one source of one regency or branch: what a mapped task does, so
     that one broken area fails alone. The load is recorded as started before any work and as
     succeeded only at the end: a process killed in between leaves it unfinished."""
-    from rentan.standardise import standardise
-
     snapshot = Night.from_dict(night).snapshot
     with _ledger() as ledger:
         ledger.load_started(load_id, source, area, _process())
         try:
             with workspace((f"landing/{source}/{area}", *LAYERS_LOADED), push=LAYERS_LOADED) as paths:
                 ingested = ingest(paths, load_id=load_id, areas=[area], sources=[source]).as_dict()
-                report = standardise(paths, load_id=load_id, today=snapshot, areas=[area], sources=[source]).as_dict()
+                report = standardise_night(paths, load_id=load_id, today=snapshot, areas=[area],
+                                           sources=[source]).as_dict()
         except Exception as e:
             # the marts and exports of this night must know that this area did not load
             ledger.load_failed(load_id, source, area, type(e).__name__)
@@ -102,7 +126,7 @@ def validation_gate_for(load_id: str) -> dict:
     from sqlalchemy import select
 
     from rentan.core.ledger import StandardisedFile
-    from rentan.standardise import gate
+    from rentan.quality.gate import gate
 
     with _ledger() as ledger, ledger.session() as s:
         blocked = [mask_digits(r.block_reason) for r in s.scalars(select(StandardisedFile).where(
@@ -119,18 +143,14 @@ def run_identity(load_id: str, night: dict) -> dict:
 
 
 def run_marts(load_id: str, night: dict, dry_run: bool = False) -> dict:
-    from rentan.marts import load
-
     with workspace(MARTS_READ, push=MARTS_WRITE) as paths:
-        return load(paths, load_id=load_id, snapshot=Night.from_dict(night).snapshot, publish=not dry_run)
+        return marts_night(paths, load_id=load_id, snapshot=Night.from_dict(night).snapshot, publish=not dry_run)
 
 
 def run_exports(load_id: str, published: dict, branch: str | None = None) -> dict:
     """The package of one branch (or all) for the snapshot the marts task published. A branch
     whose night is incomplete gets none: an enrolment list built without its latest membership
     extract could enrol people already covered."""
-    import datetime as dt
-
     from rentan.exports.bpjs import export
 
     if not published.get("published", True):

@@ -27,7 +27,6 @@ from rentan.core.paths import DataPaths
 
 log = logging.getLogger(__name__)
 
-FOLDER = ("reports", "quality")
 SOURCES = ("submissions", "membership", "claims", "budget")
 
 CSS = """
@@ -41,10 +40,6 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.bar{background:#e4e7eb;
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #e4e7eb;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
 .card b{display:block;font-size:1.4rem}
 """
-
-
-def report_path(paths: DataPaths, snapshot: dt.date) -> Path:
-    return paths.root.joinpath(*FOLDER) / f"quality_{snapshot.isoformat()}.html"
 
 
 def _e(v) -> str:
@@ -72,7 +67,7 @@ def _bar(n: int, top: int) -> Markup:
 
 
 def _rules() -> list[dict]:
-    from rentan.standardise.validation import EXPECTATIONS_DIR
+    from rentan.quality.validation import EXPECTATIONS_DIR
 
     out = []
     for source in SOURCES:
@@ -202,7 +197,7 @@ def render(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> s
 def write(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> Path:
     """Write the night's report (replacing an earlier one of the same night) and remove the Data
     Docs an older release built, whose pages need the internet."""
-    target = report_path(paths, snapshot)
+    target = paths.quality_report(snapshot)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_text(render(paths, snapshot, load_id), encoding="utf-8")

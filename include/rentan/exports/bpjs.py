@@ -39,14 +39,14 @@ import pandas as pd
 
 from rentan.config import Config, load_config
 from rentan import lists as village_lists
-from rentan.completeness import IncompleteNight
+from rentan.quality.completeness import IncompleteNight
 from rentan.exports import withdrawn
 from rentan.exports.layout import Column, enrolment_columns
 from rentan.exports.notes import NOTES_SHEET, NOTES_WIDTHS, PackageNotes, notes_frame
 from rentan.exports.xlsx import write_xlsx
 from rentan.core.files import replace_dir
 from rentan.standardise import rules_version
-from rentan.standardise.reasons import REASONS
+from rentan.quality.reasons import REASONS
 from rentan.core.ledger import Ledger
 from rentan.core.progress import track
 from rentan.core.paths import DataPaths

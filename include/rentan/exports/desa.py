@@ -29,9 +29,12 @@ import duckdb
 import pandas as pd
 import yaml
 
+from rentan import lists as village_lists
 from rentan import reference
 from rentan.config import DEFAULT_CONFIG, Config, Regency, load_config
 from rentan.core.files import replace_dir
+from rentan.core.ledger import Ledger
+from rentan.core.night import end_of_day
 from rentan.core.paths import DataPaths
 from rentan.core.settings import data_paths
 
@@ -67,7 +70,7 @@ _REQUIRED = ("source_file", "row_number", "reason_code")
 def _wording() -> pd.DataFrame:
     """Indonesian wording per reason code; empty if the reasons module cannot be imported."""
     try:
-        from rentan.standardise.reasons import REASONS
+        from rentan.quality.reasons import REASONS
     except ImportError:  # the quarantine still carries alasan/tindakan of the primary reason
         REASONS = {}
     return pd.DataFrame({
@@ -374,3 +377,16 @@ def _place(regency: Regency, village, part: pd.DataFrame, known: pd.DataFrame) -
     info = known.loc[village]
     word = "Kelurahan" if info["kind"] == "kelurahan" else word
     return f"{word} {info['name']} (kode {village}), Kecamatan {info['district_name']}"
+
+
+def write_night_fix_lists(paths: DataPaths, *, snapshot: dt.date, regencies: list[str],
+                          config: Config | None = None) -> list[Path]:
+    """The fix-lists of the regencies whose submissions were standardised tonight, from the
+    villages' current lists as of this night: a list a village has replaced is not theirs to fix."""
+    if not regencies:
+        return []
+    config = config or load_config()
+    with Ledger(paths.ledger_url) as ledger:
+        now = village_lists.current(paths, ledger, end_of_day(snapshot), config.programme.revision_share)
+    return write_fix_lists(paths, snapshot=snapshot, config=config, regencies=regencies,
+                           files=set(now.files), replaced=now.replaced)

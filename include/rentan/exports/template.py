@@ -26,7 +26,7 @@ import xlsxwriter
 from rentan import reference
 from rentan.config import Config, Regency
 from rentan.exports.xlsx import LINE_HEIGHT_PT, WORKBOOK_OPTIONS, formats, set_up_page, wrapped_lines
-from rentan.standardise.bronze import fields_of
+from rentan.standardise import fields_of
 
 SHEET = "Usulan"
 HELP_SHEET = "Petunjuk"

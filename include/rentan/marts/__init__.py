@@ -4,9 +4,9 @@
 (:mod:`rentan.marts.build`), writes them to staging outside ``warehouse/marts``, audits them
 with the gold Great Expectations suites (``expectations/<mart>.gold.json``), and only then
 publishes them (:mod:`rentan.marts.publish`) and refreshes the analysts' database
-``warehouse/rentan.duckdb`` (:mod:`rentan.marts.views`), and writes the night's quality report
-(:mod:`rentan.quality_report`). An audit failure publishes nothing and
-names the mart, rule and count.
+``warehouse/rentan.duckdb`` (:mod:`rentan.marts.views`); the night's quality report
+(:mod:`rentan.quality_report`) is written after them (``rentan.pipeline.marts_night``). An audit
+failure publishes nothing and names the mart, rule and count.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def audit(staging, snapshot: dt.date, gx_root) -> list[Failure]:
     """Every gold rule each staged mart breaks (none: it may be published)."""
     import pandas as pd
 
-    from rentan.standardise.validation import Validator
+    from rentan.quality.validation import Validator
 
     validator = Validator(gx_root)
     failures = []
@@ -152,11 +152,8 @@ def load(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, con
     shutil.rmtree(work, ignore_errors=True)
     for kept in work.parent.glob(f"{snapshot.isoformat()}-*"):  # failed audits of this night, now superseded
         shutil.rmtree(kept, ignore_errors=True)
-    from rentan import quality_report
-
-    quality = quality_report.write(paths, snapshot, load_id)
     report = {"load_id": load_id, "snapshot": snapshot.isoformat(), "published": True,
-              "version": version.name, "rows": counts, "database": str(db), "quality_report": str(quality),
+              "version": version.name, "rows": counts, "database": str(db),
               "incomplete": incomplete}
     log.info("marts %s published: %s", snapshot, counts)
     return report

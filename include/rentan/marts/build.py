@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from rentan import completeness
+from rentan.quality import completeness
 from rentan import lists as village_lists
 from rentan.config import Config
 from rentan.identity import hmac_sql, hmac_sql_pads
@@ -79,7 +79,7 @@ def _dimensions(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config
     months = [(r.code, y, r.programme_months(y)) for r in regs for y in range(2015, snapshot.year + 2)]
     con.register("_months", pd.DataFrame(months, columns=["regency_code", "fiscal_year", "months"]))
     con.execute("create table programme_months as select * from _months")
-    # is each branch's night complete (rentan.completeness)? Figures built from incomplete inputs
+    # is each branch's night complete (rentan.quality.completeness)? Figures built from incomplete inputs
     # are marked so, and those a missing extract would leave at zero are left empty instead
     nights = completeness.check(ledger, config, cutoff, load_id)
     con.register("_completeness", pd.DataFrame([{

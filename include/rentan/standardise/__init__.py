@@ -27,14 +27,14 @@ import rentan
 from rentan import lists as village_lists
 from rentan.config import Config, load_config
 from rentan.core.ledger import LOADED, Ledger, StandardisedFile, SubmissionList
-from rentan.core.night import WIB, end_of_day
+from rentan.core.night import WIB
 from rentan.core.progress import track
 from rentan.core.paths import DataPaths
 from rentan.core.settings import data_paths, side_by_side
 from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
-from rentan.standardise.reasons import REASONS
+from rentan.quality.reasons import REASONS
 from rentan.standardise.sources import STANDARDISERS, Context
-from rentan.standardise.validation import EXPECTATIONS_DIR, Validator
+from rentan.quality.validation import EXPECTATIONS_DIR, Validator
 from rentan.standardise.villages import VillageResolver
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class StandardiseReport:
     rows_quarantine: dict = field(default_factory=lambda: defaultdict(int))
     reasons: dict = field(default_factory=lambda: defaultdict(int))
     blocked: list[Blocked] = field(default_factory=list)
+    submitted: list[str] = field(default_factory=list)
     fix_lists: int = 0
 
     def as_dict(self) -> dict:
@@ -381,24 +382,7 @@ def standardise(
             raise ConservationError(
                 "row conservation broken (bronze != silver + quarantine) for files with sha256 "
                 + ", ".join(f"{sha[:12]} ({b} != {s} + {q})" for sha, b, s, q in broken))
-        submitted = sorted({area for source, area in pending if source == "submissions"})
-        if submitted:
-            from rentan.exports.desa import write_fix_lists
-
-            # the villages' current lists as of this night: a list a village has replaced is not theirs to fix
-            now = village_lists.current(paths, ledger, end_of_day(today), config.programme.revision_share)
-            report.fix_lists = len(write_fix_lists(paths, snapshot=today, config=config, regencies=submitted,
-                                                   files=set(now.files), replaced=now.replaced))
+        # the regencies whose villages get fix-lists tonight (rentan.exports.desa writes them)
+        report.submitted = sorted({area for source, area in pending if source == "submissions"})
     log.info("standardise %s: %s", load_id, {k: v for k, v in report.as_dict().items() if k != "blocked"})
     return report
-
-
-class BlockedBatches(RuntimeError):
-    pass
-
-
-def gate(report: dict) -> None:
-    """Fail loudly when a file was held back: the rest of the night has gone on without it."""
-    if report.get("blocked"):
-        lines = "\n  ".join(report["blocked"])
-        raise BlockedBatches(f"{len(report['blocked'])} file(s) held back by a blocking rule:\n  {lines}")

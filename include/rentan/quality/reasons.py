@@ -139,4 +139,4 @@ def reason(code: str) -> Reason:
     try:
         return REASONS[code]
     except KeyError:
-        raise KeyError(f"reason code {code!r} has no wording in rentan.standardise.reasons") from None
+        raise KeyError(f"reason code {code!r} has no wording in rentan.quality.reasons") from None

@@ -1,6 +1,6 @@
 """Great Expectations 1.x, as rentan uses it.
 
-Suites live in ``expectations/<source>.<layer>.json`` and are read at run time: they hold the
+Suites live in ``suites/<source>.<layer>.json`` (``expectations/`` at the top of the repository) and are read at run time: they hold the
 rules and their thresholds, nothing else does. Each expectation's ``meta`` says:
 
 - ``level``: ``blocking`` (in a ``files`` suite, run on one row per received file: a file that
@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-EXPECTATIONS_DIR = Path(os.environ.get("RENTAN_EXPECTATIONS") or Path(__file__).resolve().parents[3] / "expectations")
+# shipped in the package (``expectations/`` at the top of the repository is a link to them), so an
+# installed rentan finds them as an editable one does; RENTAN_EXPECTATIONS points elsewhere
+EXPECTATIONS_DIR = Path(os.environ.get("RENTAN_EXPECTATIONS") or Path(__file__).with_name("suites"))
 LEVELS = ("blocking", "row", "warning")
 
 log = logging.getLogger(__name__)
