@@ -71,9 +71,13 @@ class DataPaths:
         base = self.identity_dir(snapshot) / table
         return (base / "**" / "*.parquet").as_posix() if base.exists() and any(base.rglob("*.parquet")) else None
 
+    @property
+    def quality_reports(self) -> Path:
+        return self.root / "reports" / "quality"
+
     def quality_report(self, snapshot: dt.date) -> Path:
         """The night's data-quality report (HTML, offline)."""
-        return self.root / "reports" / "quality" / f"quality_{snapshot.isoformat()}.html"
+        return self.quality_reports / f"quality_{snapshot.isoformat()}.html"
 
     @property
     def ledger_url(self) -> str:

@@ -149,9 +149,7 @@ def create_app():
     @app.get("/quality/{name}", dependencies=viewer)
     def quality(name: str):
         with _paths() as paths:
-            from rentan.quality_report import FOLDER
-
-            folder = paths.root.joinpath(*FOLDER)
+            folder = paths.quality_reports
             target = folder / name
             if not (name.startswith("quality_") and name.endswith(".html")) or target.parent != folder \
                     or not target.exists():
