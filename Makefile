@@ -19,9 +19,13 @@ export RENTAN_UI_TIMEZONE ?= Asia/Jakarta
 DEMO_DATE ?= 2025-06-30
 SCALE ?= 1
 
-.PHONY: install demo ui test bench splink-venv lock airflow-db clean-data
+.PHONY: help install demo ui test test-fast lint bench splink-venv lock airflow-db clean-data
+.DEFAULT_GOAL := help
 
-install: $(VENV)/.installed
+help: ## what each target does
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
+
+install: $(VENV)/.installed ## the virtual environment, from the hashed locks (every other target does it first)
 
 # uv installs the hashed locks in seconds; pip alone would take minutes for Airflow's tree.
 # requirements.lock is what runs (the image installs it alone); requirements-dev.lock adds the tests' tools.
@@ -37,7 +41,7 @@ airflow-db: install
 	@$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 \
 	  || { tail -40 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
 
-demo: airflow-db
+demo: airflow-db ## the sample landing zone, one night through Airflow, and what it found
 	@echo "== writing the sample landing zone into $(RENTAN_DATA)/landing"
 	@$(BIN)/rentan sample --scale $(SCALE) > $(RENTAN_DATA)/sample-summary.json
 	@echo "== running the nightly DAG through Airflow, stage by stage (full log: $(RENTAN_DATA)/demo-dag.log)"
@@ -57,7 +61,7 @@ demo: airflow-db
 # (Ctrl-C stops all three). Log in as admin; the rentan pages are under Browse.
 UI_PORT ?= 8080
 UI_PASSWORDS := $(AIRFLOW_HOME)/ui-passwords.json
-ui: airflow-db
+ui: airflow-db ## Airflow's UI and the rentan pages on http://127.0.0.1:8080/
 	@echo "== Airflow on http://127.0.0.1:$(UI_PORT)/ (logs: $(AIRFLOW_HOME)/*.log); log in as:"
 	@$(BIN)/python -m rentan.web.users $(UI_PASSWORDS)
 	@echo "   then Browse > Coverage (http://127.0.0.1:$(UI_PORT)/plugin/rentan-coverage) and Browse > Review queue"
@@ -73,15 +77,23 @@ ui: airflow-db
 
 PYTEST_ARGS ?= -n auto --dist loadfile
 
-test: install
+test: lint ## the linters, then every test (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the library, its stages and the DAG's import, without running a DAG or a service: for the edit loop
+test-fast: install ## the tests that run no DAG and start no service
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not e2e and not scheduler"
+
+lint: install ## ruff (a broad rule set) and mypy, as configured in pyproject.toml
+	$(BIN)/ruff check
+	$(BIN)/mypy
 
 # Splink, the peer identity is measured against, in a virtual environment of its own
 SPLINK_VENV ?= $(RENTAN_DATA)/bench/splink-venv
 
 # the nights beside their floor: the default sample (and its night through Airflow), two provinces
 BENCH_ARGS ?= --scale 1 --airflow --regencies 16,18
-bench: install $(SPLINK_VENV)/.installed
+bench: install $(SPLINK_VENV)/.installed ## the nights beside their floor, identity beside Splink, storage, the CLI
 	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
 	$(BIN)/python -m rentan.bench_identity --splink-python $(SPLINK_VENV)/bin/python $(IDENTITY_ARGS)
 	$(BIN)/python -m rentan.bench_storage $(STORAGE_FILES)
@@ -89,7 +101,7 @@ bench: install $(SPLINK_VENV)/.installed
 
 # the linkage benchmark: ~1,000,000 records beside Splink, then national size (rentan alone)
 IDENTITY_ARGS ?= --compare 682000:320000 --national 8400000:20000000
-splink-venv: $(SPLINK_VENV)/.installed
+splink-venv: $(SPLINK_VENV)/.installed ## Splink in its own environment (the identity benchmark's peer)
 $(SPLINK_VENV)/.installed: requirements-splink.lock | install
 	@test -x $(SPLINK_VENV)/bin/python || $(PYTHON) -m venv $(SPLINK_VENV)
 	$(BIN)/uv pip install -q -p $(SPLINK_VENV)/bin/python --require-hashes -r requirements-splink.lock
@@ -101,11 +113,11 @@ STORAGE_FILES ?= 84000
 # Re-resolve both locks after changing requirements.in or requirements-dev.in (versions already
 # locked are kept unless a change needs others; the dev lock is resolved within the runtime lock)
 LOCK_ARGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes -q
-lock:
+lock: ## re-resolve the locks after changing a requirements*.in
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile requirements.in $(LOCK_ARGS) -o requirements.lock
 	$(BIN)/uv pip compile requirements-dev.in $(LOCK_ARGS) -o requirements-dev.lock
 	$(BIN)/uv pip compile requirements-splink.in $(LOCK_ARGS) -o requirements-splink.lock
 
-clean-data:
+clean-data: ## remove the data root (landing zone, warehouse, Airflow home)
 	rm -rf $(RENTAN_DATA)

@@ -183,8 +183,8 @@ def rentan_nightly():
         from airflow.sdk.exceptions import AirflowFailException
 
         from rentan import events
-        from rentan.quality.completeness import IncompleteNight
         from rentan.pipeline import run_exports
+        from rentan.quality.completeness import IncompleteNight
 
         try:
             report = run_exports(load_id=run_id, published=published, branch=branch)

@@ -15,5 +15,6 @@ from rentan.web import EXTERNAL_VIEWS, create_app
 
 class RentanPages(AirflowPlugin):
     name = "rentan"
-    fastapi_apps = [{"app": create_app(), "url_prefix": "/rentan", "name": "rentan pages"}]
+    fastapi_apps = [  # noqa: RUF012 - the attribute Airflow's plugin manager reads
+        {"app": create_app(), "url_prefix": "/rentan", "name": "rentan pages"}]
     external_views = EXTERNAL_VIEWS

@@ -7,7 +7,12 @@ import datetime as dt
 import os
 from pathlib import Path
 
+import duckdb
 import xlsxwriter
+
+from rentan.core.settings import data_paths
+from rentan.ingest import ingest
+from rentan.standardise import standardise
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 LIST_HEADER = ["NO", "NIK", "NAMA LENGKAP", "TGL. LAHIR", "L/P", "DESA", "KECAMATAN", "SUMBER DANA", "TAHUN"]
@@ -77,3 +82,45 @@ def every_branch_extracts(land: Path, when: dt.datetime, skip: tuple[str, ...] =
                     [member(kpj, nik(1, 1, 70, 9000 + i, region), "WARGA LAIN", "01-01-1970")], when)
         csv_extract(land / f"claims/{branch}/klaim_{branch}.csv", CLAIMS_HEADER,
                     [claim(f"K-{branch}-1", kpj, nik(1, 1, 70, 9000 + i, region))], when)
+
+
+# village files as the stage tests write them: an eight-column list, by default under a title row
+TODAY = dt.date(2025, 6, 30)
+# Kembang Ayun and Gunung Meraksa are desa of Kecamatan Tanjung Sakti Pumi, Lahat (16.04.01)
+HEADER = ["NO", "NIK", "NAMA LENGKAP", "TGL. LAHIR", "L/P", "DESA", "KECAMATAN", "SUMBER DANA"]
+
+
+def row(no, nik, name="Budi Santoso", born="17-08-1975", sex="L", desa="Kembang Ayun", kec="Tanjung Sakti Pumi"):
+    return [no, nik, name, born, sex, desa, kec, "ADD"]
+
+
+def write_xlsx(path: Path, header: list, rows: list[list], title: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("USULAN")
+    start = 0
+    if title:
+        ws.write_string(0, 0, "DAFTAR USULAN PEKERJA RENTAN DESA KEMBANG AYUN")
+        start = 2
+    ws.write_row(start, 0, header)
+    for i, r in enumerate(rows, start=start + 1):
+        for j, v in enumerate(r):
+            if isinstance(v, (int, float)):
+                ws.write_number(i, j, v)  # what Excel does with a NIK typed without a leading '
+            elif v is not None:
+                ws.write_string(i, j, v)
+    wb.close()
+    return path
+
+
+def run(root: Path) -> dict:
+    ingest(data_paths(root), load_id="t")
+    return standardise(data_paths(root), load_id="t", today=TODAY).as_dict()
+
+
+def layer(root: Path, name: str, source: str = "submissions") -> list[dict]:
+    glob = (root / "warehouse" / name / source / "**" / "*.parquet").as_posix()
+    if not list((root / "warehouse" / name / source).rglob("*.parquet")):
+        return []
+    rel = duckdb.sql(f"select * from read_parquet('{glob}', hive_partitioning=true) order by source_file, row_number")
+    return [dict(zip(rel.columns, r)) for r in rel.fetchall()]  # Python types: dates stay dates

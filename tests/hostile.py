@@ -99,8 +99,8 @@ def file_cases(c: Corpus) -> None:
     wb.save(buf)
     c.put(s + "far_cell.xlsx", buf.getvalue(), (UNREADABLE, "xlsx_too_large"))
     # a sheet that claims a small range but unpacks to far more than any village list
-    dim = b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' \
-          b'<dimension ref="A1:B2"/><sheetData>' + b"<row>" + b" " * 60_000_000 + b"</row></sheetData></worksheet>"
+    dim = (b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           b'<dimension ref="A1:B2"/><sheetData>' + b"<row>" + b" " * 60_000_000 + b"</row></sheetData></worksheet>")
     c.put(s + "zip_bomb.xlsx", _with_sheet_xml(good, dim), (UNREADABLE, "xlsx_too_large"))
     c.put(s + "encrypted.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2048), (UNREADABLE, "xlsx_encrypted"))
     c.put(s + "not_a_zip.xlsx", b"PK\x03\x04 half a zip", (UNREADABLE, "corrupt_xlsx"))

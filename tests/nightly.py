@@ -38,9 +38,8 @@ def run_checked(dagbag, env: dict, run_conf: dict | None = None, **kwargs) -> No
             mp.setenv(k, v)
     try:
         run = run_nightly(dagbag, run_conf, **kwargs)
-        with Ledger(data_paths().ledger_url) as ledger:
-            with ledger.session() as s:
-                held = s.query(StandardisedFile).filter_by(load_id=run.run_id, blocked=True).count()
+        with Ledger(data_paths().ledger_url) as ledger, ledger.session() as s:
+            held = s.query(StandardisedFile).filter_by(load_id=run.run_id, blocked=True).count()
     finally:
         mp.undo()
     states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}

@@ -43,7 +43,7 @@ def alert_record(context) -> dict:
     ti = context.get("task_instance") or context.get("ti")
     error = context.get("exception")
     return {
-        "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "at": dt.datetime.now(dt.UTC).isoformat(),
         "dag_id": getattr(ti, "dag_id", None),
         "task_id": getattr(ti, "task_id", None),
         "map_index": getattr(ti, "map_index", -1),
@@ -59,7 +59,7 @@ def _to_store(rec: dict) -> None:
     """With the data root on object storage, the alerts file above is this machine's; each alert
     also goes to ``alerts/`` on the store (one object each: objects cannot be appended to)."""
     from rentan.core.paths import safe_name
-    from rentan.core.storage import remote_url, remote_root
+    from rentan.core.storage import remote_root, remote_url
 
     url = remote_url()
     if url is None:

@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     timings["cluster"] = time.perf_counter() - t0 - sum(timings.values())
     total = time.perf_counter() - t0
     # the records and the scored pairs, for the threshold sweep (not part of Splink's time)
-    con.sql(f"copy (select unique_id as record_id from records_in order by 1) to '{(out / 'records.parquet').as_posix()}' (format parquet)")
+    con.sql(f"copy (select unique_id as record_id from records_in order by 1) "
+            f"to '{(out / 'records.parquet').as_posix()}' (format parquet)")
     con.sql(f"copy (select unique_id_l, unique_id_r, match_weight, match_probability from {pred.physical_name}) "
             f"to '{(out / 'pairs.parquet').as_posix()}' (format parquet)")
     report = {"seconds": round(total, 2), "timings": {k: round(v, 2) for k, v in timings.items()},

@@ -13,7 +13,7 @@ from rentan.core.settings import data_paths
 
 
 def _load_id(args) -> str:
-    return args.load_id or "cli__" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return args.load_id or "cli__" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
 
 
 def _snapshot(args) -> dt.date:
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rentan {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - every error becomes one line and a hint; -v shows the traceback
+    except Exception as e:
         if args.verbose:
             raise
         message, hint = explain(e, args)
@@ -320,7 +320,8 @@ def explain(e: BaseException, args) -> tuple[str, str]:
                            "villages_missing, snapshots and dictionary; "
                            "`rentan query \"from dictionary\"` lists every column")
         if name in ("ParserException", "BinderException"):
-            return first, "check the SQL; `rentan query \"from dictionary where mart = 'coverage_regency'\"` lists a mart's columns"
+            return first, ("check the SQL; `rentan query \"from dictionary where mart = 'coverage_regency'\"` "
+                           "lists a mart's columns")
         return f"DuckDB: {first}", "check the SQL and the data root; `rentan doctor` checks the set-up"
     if kind == "sqlalchemy":
         try:

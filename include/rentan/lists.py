@@ -63,7 +63,8 @@ def replaced_rows(paths: DataPaths, lists: list[SubmissionList], revision_share:
     if not groups:
         return _empty()
     keys = _row_keys(paths, [lst.sha256 for g in groups.values() for lst in g])
-    rows_of = {sha: part for sha, part in keys.groupby("file_sha256", sort=False)}
+    # a GroupBy has a .keys attribute that is not a mapping's: dict() of it would call it
+    rows_of = {sha: part for sha, part in keys.groupby("file_sha256", sort=False)}  # noqa: C416
     out: list[tuple[str, int, str]] = []
     for group in groups.values():
         current: dict[str, list[tuple[str, int]]] = {}  # person key -> their rows still counting
@@ -127,4 +128,4 @@ def record(paths: DataPaths, ledger: Ledger, revision_share: float) -> None:
 
 
 def _utc(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import duckdb
 
-from rentan.marts.views import dictionary
-from rentan.core.paths import DataPaths
 from rentan.core.night import end_of_day as snapshot_cutoff
+from rentan.core.paths import DataPaths
+from rentan.marts.views import dictionary
 
 # a snapshot, a branch slug, a package file name: what a URL may name
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -65,8 +65,8 @@ def _plain(v):
 def _table(marts: Path, mart: str, snapshot: str) -> str:
     part = marts / mart / f"snapshot_date={snapshot}"
     if not any(part.glob("*.parquet")):
-        return f"(select * from read_parquet('{(marts / mart).as_posix()}/*/*.parquet', hive_partitioning = true) " \
-               "where false)"
+        return (f"(select * from read_parquet('{(marts / mart).as_posix()}/*/*.parquet', hive_partitioning = true) "
+                "where false)")
     return f"read_parquet('{part.as_posix()}/*.parquet')"
 
 
@@ -159,7 +159,7 @@ def night(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> di
                                StandardisedFile.load_id == load_id, StandardisedFile.blocked.is_(True)))]
 
     def received(e) -> bool:
-        at = e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)
+        at = e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.UTC)
         return at < cutoff
 
     seen = [e for e in entries if received(e)]
@@ -258,11 +258,10 @@ def review_queue(paths: DataPaths) -> dict:
             pairs = _rows(con, f"select * from read_parquet('{queue.as_posix()}') order by {order}")
         finally:
             con.close()
-    with Ledger(paths.ledger_url) as ledger:
-        with ledger.session() as s:
-            decided = {d.pair_id: {"same_person": d.same_person, "decided_by": d.decided_by, "note": d.note,
-                                   "decided_at": _plain(d.decided_at)}
-                       for d in s.scalars(select(ReviewDecision).order_by(ReviewDecision.id))}
+    with Ledger(paths.ledger_url) as ledger, ledger.session() as s:
+        decided = {d.pair_id: {"same_person": d.same_person, "decided_by": d.decided_by, "note": d.note,
+                               "decided_at": _plain(d.decided_at)}
+                   for d in s.scalars(select(ReviewDecision).order_by(ReviewDecision.id))}
     for p in pairs:
         p["decision"] = decided.get(p["pair_id"])
     return {"pairs": pairs, "pending": sum(1 for p in pairs if p["decision"] is None)}

@@ -15,13 +15,13 @@ import logging
 import os
 import socket
 
-from rentan.ingest import ingest
 from rentan.core.ledger import Ledger
 from rentan.core.masking import mask_digits
 from rentan.core.night import Night, night_of
 from rentan.core.paths import DataPaths
 from rentan.core.settings import data_paths
 from rentan.core.storage import workspace
+from rentan.ingest import ingest
 
 log = logging.getLogger(__name__)
 

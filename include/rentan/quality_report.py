@@ -22,7 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from rentan.core.night import WIB, end_of_day as snapshot_cutoff
+from rentan.core.night import WIB
+from rentan.core.night import end_of_day as snapshot_cutoff
 from rentan.core.paths import DataPaths
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def render(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> s
         cutoff = snapshot_cutoff(snapshot)
         shas = sorted(ledger.current_files(cutoff))
         not_loaded = [e for e in ledger.entries() if e.status != LOADED
-                      and (e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc))
+                      and (e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.UTC))
                       < cutoff]
     q = night["quarantine"]
     files = night["files"]

@@ -136,7 +136,7 @@ def test_files_and_functions_stay_readable(name):
 
 def test_what_is_not_yet_split_is_still_there():
     # a split item leaves the list: the limit then holds it like every other
-    for item, limit in NOT_YET_SPLIT.items():
+    for item in NOT_YET_SPLIT:
         module, _, function = item.rpartition(".")
         if item in MODULES:
             assert len(MODULES[item].read_text(encoding="utf-8").splitlines()) > MAX_FILE_LINES, item

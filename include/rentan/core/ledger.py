@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from sqlalchemy import (
     Boolean,
     DateTime,
-    event,
     Integer,
     String,
     Text,
     UniqueConstraint,
     create_engine,
+    event,
     inspect,
     select,
     text,
@@ -214,7 +214,7 @@ class Ledger:
         concurrent claim took it for."""
         if not claims:
             return {}
-        at = dt.datetime.now(dt.timezone.utc)
+        at = dt.datetime.now(dt.UTC)
         rows = [{"sha256": sha, "file": f, "source": src, "area": area, "load_id": load_id, "claimed_at": at}
                 for sha, f, src, area in claims]
         with Session(self.engine) as s, s.begin():
@@ -311,7 +311,7 @@ class Ledger:
             if row is None:
                 row = LoadRun(load_id=load_id, source=source, area=area)
                 s.add(row)
-            row.state, row.error, row.changed_at = state, error, dt.datetime.now(dt.timezone.utc)
+            row.state, row.error, row.changed_at = state, error, dt.datetime.now(dt.UTC)
             if process is not None:
                 row.process = process
 
@@ -319,7 +319,7 @@ class Ledger:
         """The loads a run will make; each must finish for the night to be complete."""
         with Session(self.engine) as s, s.begin():
             have = {(r.source, r.area) for r in s.scalars(select(LoadRun).where(LoadRun.load_id == load_id))}
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             s.add_all(LoadRun(load_id=load_id, source=src, area=area, state="planned", changed_at=now)
                       for src, area in loads if (src, area) not in have)
 
@@ -355,7 +355,7 @@ class Ledger:
 
 def _utc(at: dt.datetime) -> dt.datetime:
     # SQLite hands timestamps back without their zone; the ledger stores UTC
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _chunks(items: list, n: int):

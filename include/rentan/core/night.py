@@ -63,5 +63,6 @@ def night_of(snapshot_date: str | dt.date | None = None, run_type: str | None = 
         return Night((now or dt.datetime.now(WIB)).astimezone(WIB).date(), "today, in WIB")
     local = when.astimezone(WIB).date()
     if run_type in REPLAYS_A_SCHEDULE:
-        return Night(local - dt.timedelta(days=1), f"the day before this {run_type} run of {when.astimezone(WIB):%Y-%m-%d %H:%M} WIB")
+        return Night(local - dt.timedelta(days=1),
+                     f"the day before this {run_type} run of {when.astimezone(WIB):%Y-%m-%d %H:%M} WIB")
     return Night(local, "the WIB day of the run's logical date")

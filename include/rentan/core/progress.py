@@ -23,7 +23,7 @@ log = logging.getLogger("rentan.core.progress")
 
 
 def use_bars(on: bool = True) -> None:
-    global _bars
+    global _bars  # noqa: PLW0603 - one switch for the process, set once by the command line
     _bars = on
 
 

@@ -115,11 +115,11 @@ def _modified(info: dict) -> float | None:
         if isinstance(value, (int, float)):
             return float(value)
         if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
+            return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
                 parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).timestamp()
+                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
     return None
 
 

@@ -37,21 +37,21 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from rentan.config import Config, load_config
 from rentan import lists as village_lists
-from rentan.quality.completeness import IncompleteNight
+from rentan.config import Config, load_config
+from rentan.core.files import replace_dir
+from rentan.core.ledger import Ledger
+from rentan.core.night import end_of_day as snapshot_cutoff
+from rentan.core.paths import DataPaths
+from rentan.core.progress import track
+from rentan.core.settings import data_paths
 from rentan.exports import withdrawn
 from rentan.exports.layout import Column, enrolment_columns
 from rentan.exports.notes import NOTES_SHEET, NOTES_WIDTHS, PackageNotes, notes_frame
 from rentan.exports.xlsx import write_xlsx
-from rentan.core.files import replace_dir
-from rentan.standardise import rules_version
+from rentan.quality.completeness import IncompleteNight
 from rentan.quality.reasons import REASONS
-from rentan.core.ledger import Ledger
-from rentan.core.progress import track
-from rentan.core.paths import DataPaths
-from rentan.core.settings import data_paths
-from rentan.core.night import end_of_day as snapshot_cutoff
+from rentan.standardise import rules_version
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def _enrolment_list(people: pd.DataFrame, config: Config, columns: list[Column])
         "tempat_lahir": lambda: text("birth_place"),
         "tanggal_lahir": lambda: pd.Series(pd.to_datetime(keep["birth_date"]).to_numpy()),
         "jenis_kelamin": lambda: text("sex"),
-        "pekerjaan": lambda: text("occupation").str.upper(),
+        "pekerjaan": lambda: text("occupation").str.upper(),  # noqa: PLW0108 - evaluated only when asked for
         "no_hp": lambda: phone_display(text("phone")),
         "alamat": lambda: text("address"),
         "rt_rw": lambda: text("rt_rw"),
@@ -266,7 +266,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
             stem = f"{b.slug}_{snapshot.isoformat()}"
             final = paths.exports / "bpjs" / b.slug / snapshot.isoformat()
             final.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(final.parent / ".lock", "w")
+            lock = open(final.parent / ".lock", "w")  # noqa: SIM115 - held until the package is in place
             locks.append(lock)  # closed (and so released) below, whatever happens
             # one writer per branch at a time (the DAG and a hand-run `rentan export` alike)
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -295,7 +295,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
                                  rejected=len(rejected), enrolment_columns=columns)
             for name, (frame, sheet) in files.items():
                 write_workbook(tmp / name, sheet, frame, title, notes, created)
-                manifest["files"][name] = {"rows": int(len(frame)), "sha256": _sha256(tmp / name)}
+                manifest["files"][name] = {"rows": len(frame), "sha256": _sha256(tmp / name)}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             replace_dir(tmp, final)
             withdrawn.record_sent(paths, b.slug, snapshot, _sent(people))

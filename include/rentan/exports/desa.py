@@ -72,7 +72,7 @@ def _wording() -> pd.DataFrame:
     try:
         from rentan.quality.reasons import REASONS
     except ImportError:  # the quarantine still carries alasan/tindakan of the primary reason
-        REASONS = {}
+        REASONS = {}  # noqa: N806 - the same name as the import it stands in for
     return pd.DataFrame({
         "code": pd.Series([r.code for r in REASONS.values()], dtype="string"),
         "w_alasan": pd.Series([r.id for r in REASONS.values()], dtype="string"),

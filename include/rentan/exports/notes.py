@@ -11,8 +11,8 @@ import pandas as pd
 
 import rentan
 from rentan.config import Branch, Config
-from rentan.exports.layout import Column, meanings
 from rentan.core.night import WIB
+from rentan.exports.layout import Column, meanings
 
 NOTES_SHEET = "Keterangan"
 NOTES_COLUMNS = ["Hal", "Keterangan"]

@@ -90,7 +90,7 @@ def _kind(col: pd.Series) -> str:
         return "number"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "date"
-    if dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime"):
+    if dtype == np.dtype(object) and pd.api.types.infer_dtype(col, skipna=True) in ("date", "datetime"):
         return "date"
     return "text"
 

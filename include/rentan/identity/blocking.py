@@ -86,7 +86,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, max_block: int) -> dict[str,
                list_distinct(list_filter([year(bd), year(nd)], lambda x: x is not null)) as years,
                case when len(tokens) = 0 then [''] else tokens end as tokens
         from feat""")
-    for i, (name, key) in enumerate(PASSES.items()):
+    for i, key in enumerate(PASSES.values()):
         # each list the key names unnested in a layer of its own: every date with every token
         rel = "bk"
         for col, alias in (("dates", "dt"), ("years", "yr"), ("tokens", "tok")):

@@ -60,7 +60,8 @@ def measure(truth_dir: Path, clusters: pd.DataFrame | str, review: pd.DataFrame 
             create temp table true_pairs as
             with multi as (select * from t where person_id in (select person_id from t group by 1 having count(*) > 1))
             select a.record_id as record_a, b.record_id as record_b, a.cluster = b.cluster as linked,
-                   list_distinct(list_filter(string_split(a.noise, ',') || string_split(b.noise, ','), lambda x: x <> '')) as kinds
+                   list_distinct(list_filter(string_split(a.noise, ',') || string_split(b.noise, ','),
+                                             lambda x: x <> '')) as kinds
             from multi a join multi b on a.person_id = b.person_id and a.record_id < b.record_id""")
         per_kind = con.execute("""
             select kind, count(*) as pairs, count(*) filter (where linked) as linked
@@ -114,6 +115,6 @@ def _review(con: duckdb.DuckDBPyConnection, review: pd.DataFrame, n_records: int
         return {"pairs": 0, "share_of_records": 0.0, "same_person": 0, "truly_ambiguous": 0, "ambiguous_share": 1.0}
     ambiguous = (r["lookalike"] | (~r["same"] & r["same_nik"])
                  | (r["same"] & (r["last_digit_only"] | (r["fields"] >= 2))))
-    return {"pairs": int(len(r)), "share_of_records": len(r) / n_records, "same_person": int(r["same"].sum()),
+    return {"pairs": len(r), "share_of_records": len(r) / n_records, "same_person": int(r["same"].sum()),
             "lookalikes": int(r["lookalike"].sum()), "same_nik_two_persons": int((~r["same"] & r["same_nik"]).sum()),
             "truly_ambiguous": int(ambiguous.sum()), "ambiguous_share": float(ambiguous.mean())}

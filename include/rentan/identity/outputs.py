@@ -64,7 +64,7 @@ def merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str,
             from read_parquet([{files}]) group by record_id""")
     else:
         con.execute("create table current_link (record_id varchar, person_key varchar)")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     con.execute(f"""
         copy (
             select k.record_id, k.person_key, k.matched_by as method,

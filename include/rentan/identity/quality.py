@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from rentan.identity.keys import person_keys, secret
 from rentan.core.paths import DataPaths
+from rentan.identity.keys import person_keys, secret
 
 # what the stage should conclude for a proposal of each injected class
 EXPECTED_STATUS = {
@@ -39,7 +39,8 @@ def measure(paths: DataPaths) -> dict:
             select count(*) filter (where k.person_id = d.person_id), count(*)
             from c d join c k on k.record_id = d.duplicate_of where d.status = 'duplicate'""").fetchone()
         dup_true = con.execute("""
-            select coalesce(sum(n - 1), 0) from (select person_id, count(*) as n from c group by all having n > 1)""").fetchone()[0]
+            select coalesce(sum(n - 1), 0)
+            from (select person_id, count(*) as n from c group by all having n > 1)""").fetchone()[0]
         # fuzzy: right when the record's person is its real person, whose key comes from the true NIK
         fz = con.execute("select matched_by, defect, person_key, true_nik from c").df()
     finally:

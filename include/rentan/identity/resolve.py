@@ -79,8 +79,8 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         "load_id": load_id, "snapshot": snapshot.isoformat(), "records": int(n_records),
         "persons": int(n_persons), "proposals": int(sum(stats.values())),
         "status": {k: int(v) for k, v in sorted(stats.items())}, "over_quota": int(n_over),
-        "fuzzy_links": int((grouping.links["decision"] == "link").sum()), "review_pairs": int(len(queue)),
-        "nik_conflicts": int(len(grouping.conflicts)), "nik_conflicts_explained": int(grouping.explained.sum()),
+        "fuzzy_links": int((grouping.links["decision"] == "link").sum()), "review_pairs": len(queue),
+        "nik_conflicts": len(grouping.conflicts), "nik_conflicts_explained": int(grouping.explained.sum()),
         "candidate_pairs": passes, "rules_version": model.version, "seconds": clock.seconds, "cpu_seconds": clock.cpu,
         "merge_ledger_lines": int(linked_lines),
     }
@@ -93,4 +93,4 @@ def decide(paths: DataPaths | None, pair: str, same_person: bool, by: str, note:
     paths = paths or data_paths()
     with Ledger(paths.ledger_url) as ledger:
         ledger.record_all([ReviewDecision(pair_id=pair, same_person=same_person, decided_by=by, note=note,
-                                          decided_at=dt.datetime.now(dt.timezone.utc))])
+                                          decided_at=dt.datetime.now(dt.UTC))])

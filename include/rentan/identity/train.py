@@ -29,12 +29,12 @@ def labelled_pairs(root: Path, model) -> pd.DataFrame:
     """Every candidate pair of the benchmark under ``root``, with its levels and whether it is one person."""
     from rentan.config import load_config
     from rentan.core.db import connect
+    from rentan.core.ledger import Ledger
+    from rentan.core.night import end_of_day as snapshot_cutoff
+    from rentan.core.settings import data_paths
     from rentan.identity import records
     from rentan.identity.blocking import candidate_pairs, features, nik_pairs
     from rentan.identity.matching import mark_disputed, score_pairs, score_same_nik
-    from rentan.core.ledger import Ledger
-    from rentan.core.settings import data_paths
-    from rentan.core.night import end_of_day as snapshot_cutoff
 
     paths = data_paths(root)
     snapshot = dt.date(2025, 6, 30)
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             save_estimates(args.model, est, prior, what)
             model = load_model(args.model)
         fuzzy = pairs[~pairs["same_nik"]]
-        lv = fuzzy[list(COMPARISONS) + ["name_score"]].reset_index(drop=True)
+        lv = fuzzy[[*list(COMPARISONS), "name_score"]].reset_index(drop=True)
         w = weights(lv, model)
         m = fuzzy["match"].to_numpy(bool)
         print(f"different NIKs: {len(fuzzy):,} pairs, {int(m.sum()):,} of one person")

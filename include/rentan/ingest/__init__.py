@@ -22,16 +22,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rentan.config import Config, load_config
-from rentan.ingest.fit import Misfiled, misfiled_many
-from rentan.ingest.errors import UnreadableFile
-from rentan.ingest.guard import Reader, os_error
 from rentan.core.ledger import DUPLICATE, IGNORED, LOADED, UNREADABLE, IngestedFile, Ledger
-from rentan.ingest.readers import Table, read_table
-from rentan.ingest.readers import sha256_of as _sha256_of
 from rentan.core.masking import mask_digits
-from rentan.core.progress import track
 from rentan.core.paths import DataPaths
+from rentan.core.progress import track
 from rentan.core.settings import data_paths
+from rentan.ingest.errors import UnreadableFile
+from rentan.ingest.fit import Misfiled, misfiled_many
+from rentan.ingest.guard import Reader, os_error
+from rentan.ingest.readers import Table
+from rentan.ingest.readers import sha256_of as _sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ UNREAD = ("ignored", "symlink_invalid", "symlink_outside", "not_regular_file", "
           "read_failed")
 
 
-def _folder_problem(item: "Landed", config: Config) -> UnreadableFile | None:
+def _folder_problem(item: Landed, config: Config) -> UnreadableFile | None:
     source, area = item.source, item.area
     if source not in config.sources:
         return UnreadableFile(
@@ -120,7 +120,7 @@ def _folder_problem(item: "Landed", config: Config) -> UnreadableFile | None:
 def _boundary_problem(path: Path, root: Path, name: str) -> tuple[UnreadableFile | None, os.stat_result | None]:
     """Whether a path may be read: only regular files inside the landing zone are. The path's own
     status (lstat) is what decides, so a link is judged before anything follows it."""
-    if name.startswith(".") or name.startswith("~$"):
+    if name.startswith((".", "~$")):
         what = "an Excel lock file (~$...)" if name.startswith("~$") else "a hidden file (its name starts with a dot)"
         return UnreadableFile("ignored", f"Not read: {what}, left by an editor or the operating system.",
                               "Tidak dibaca: berkas tersembunyi atau berkas kunci Excel."), None
@@ -173,7 +173,7 @@ def discover(paths: DataPaths, config: Config) -> list[Landed]:
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
             parts = rel.split("/")
-            source, area = (parts + ["", ""])[:2]
+            source, area = ([*parts, "", ""])[:2]
             item = Landed(path, rel, source, area if len(parts) > 2 else "")
             folder = _folder_problem(item, config)
             boundary, item.stat = _boundary_problem(path, root, name)
@@ -369,7 +369,7 @@ def _ingest_batch(batch: list[Landed], reader: Reader, ledger: Ledger, known, fi
     tables = dict(zip(wanted, reader.map("read", list(wanted.values()))))
     wrong = _misfits(new, sha_of, tables, config)
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     entries: list[IngestedFile] = []
     claiming: list[tuple[Landed, IngestedFile, Table]] = []
     for item in new:
@@ -456,7 +456,7 @@ def _entry(item: Landed, sha: str, load_id: str, now: dt.datetime) -> IngestedFi
     return IngestedFile(
         load_id=load_id, source=item.source, area=item.area, file=item.rel, sha256=sha,
         size_bytes=st.st_size if st else 0,
-        received_at=dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc) if st else now,
+        received_at=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC) if st else now,
         ingested_at=now,
     )
 

@@ -13,6 +13,7 @@ file (default 120), ``RENTAN_READERS`` (processes side by side; default the core
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -22,8 +23,8 @@ import time
 from multiprocessing import connection
 from pathlib import Path
 
-from rentan.ingest.errors import UnreadableFile
 from rentan.core.settings import side_by_side
+from rentan.ingest.errors import UnreadableFile
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,8 @@ def _serve(conn, memory_mb: int, parent_ends=()) -> None:
         end.close()
     # the cap is on top of what the process already maps: a budget for the file, not for Python
     limit = _vm_size() + memory_mb * (1 << 20)
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ValueError, OSError):
-        pass
     from rentan.ingest import readers
 
     work = {"sha256": readers.sha256_of, "read": readers.read_table}
@@ -78,7 +77,7 @@ def _serve(conn, memory_mb: int, parent_ends=()) -> None:
             out = (False, _out_of_memory(memory_mb))
         except OSError as exc:
             out = (False, os_error(exc))
-        except Exception as exc:  # a reader's own bug on a strange file: that file fails, not the night
+        except Exception as exc:  # noqa: BLE001 - a reader's own bug on a strange file: that file fails, not the night
             out = (False, UnreadableFile(
                 "reader_error",
                 f"The file could not be read ({type(exc).__name__}). Open it, save it again as .xlsx or "
@@ -86,7 +85,7 @@ def _serve(conn, memory_mb: int, parent_ends=()) -> None:
                 "Berkas tidak dapat dibaca. Buka, simpan ulang sebagai .xlsx atau .csv, lalu kirim lagi."))
         try:
             conn.send(out)
-        except Exception as exc:  # a result that cannot be sent back (too large): say so
+        except Exception as exc:  # noqa: BLE001 - a result that cannot be sent back (too large): say so
             conn.send((False, UnreadableFile(
                 "reader_error", f"The file's rows could not be passed on ({type(exc).__name__}).",
                 "Isi berkas tidak dapat diteruskan untuk dimuat.")))
@@ -123,7 +122,7 @@ def _readers() -> int:
 class _Child:
     """One guarded reader process and its end of the pipe."""
 
-    def __init__(self, memory_mb: int, others: list["_Child"]):
+    def __init__(self, memory_mb: int, others: list[_Child]):
         # forked: the child starts at once with the readers already imported, and touches nothing
         # of the parent's but the pipe (no logging, no database), so no lock it inherits matters
         ctx = mp.get_context("fork")
@@ -134,10 +133,8 @@ class _Child:
         child.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.conn.send(("stop", ()))
-        except OSError:
-            pass
         self.conn.close()
         self.proc.join(timeout=5)
         if self.proc.is_alive():
@@ -175,7 +172,7 @@ class Reader:
         self.processes = processes or _readers()
         self._children: list[_Child | None] = [None] * self.processes
 
-    def __enter__(self) -> "Reader":
+    def __enter__(self) -> Reader:
         return self
 
     def __exit__(self, *exc) -> None:

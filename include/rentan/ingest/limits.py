@@ -34,7 +34,7 @@ ZIP_MAGIC = b"PK"
 _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
        "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
        "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
-_REL_ID = "{%s}id" % _NS["r"]
+_REL_ID = "{" + _NS["r"] + "}id"
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]*)"')
 # a cell's reference attribute, whatever attributes come before it
 _CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
@@ -134,18 +134,18 @@ def _used_range(zf: zipfile.ZipFile, part: str) -> tuple[int, int, int, int, int
             if chunk:
                 # a chunk may end inside a tag: its last partial tag goes with the next chunk
                 cut = buf.rfind(b"<")
-                body, tail = (buf[:cut], buf[cut:]) if 0 < cut and len(buf) - cut < 4096 else (buf, b"")
+                body, tail = (buf[:cut], buf[cut:]) if cut > 0 and len(buf) - cut < 4096 else (buf, b"")
             else:
                 body, tail = buf, b""
             value_row = max(value_row, _last_value_row(body))
             rows = _ROW_REF.findall(body)
             if rows:
-                max_row = max(max_row, max(map(int, rows)))
+                max_row = max(max_row, *map(int, rows))
             rows_seen += len(_ROW_TAG.findall(body))  # rows need not carry their number
             for pattern in _CELL_COLUMNS:  # the widest references first: three letters, then two, then one
                 cols = set(pattern.findall(body))
                 if cols:
-                    max_col = max(max_col, max(map(column_number, cols)))
+                    max_col = max(max_col, *map(column_number, cols))
                     break
             if not chunk:
                 break

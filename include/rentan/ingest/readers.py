@@ -302,13 +302,11 @@ def read_csv(path: Path) -> Table:
         raise _no_data()
     width = max([len(head)] + [max((j + 1 for j, v in enumerate(rows[i]) if filled(v)), default=0) for i in data_idx])
     # only records that span lines, or a file long enough to hold an overlong cell, need a look
-    ends = line_numbers[1:] + [reader.line_num + 1]
+    ends = [*line_numbers[1:], reader.line_num + 1]
     suspects = [i for i in data_idx if ends[i] - line_numbers[i] > 1 or len(text) > MAX_FIELD_CHARS]
     _check_records(rows, line_numbers, suspects, delimiter, len([v for v in head if filled(v)]))
     header = _unique_headers((head + [None] * width)[:width], warnings)
-    columns = []
-    for j in range(width):
-        columns.append([(rows[i][j] or None) if j < len(rows[i]) else None for i in data_idx])
+    columns = [[(rows[i][j] or None) if j < len(rows[i]) else None for i in data_idx] for j in range(width)]
     return Table(sheet="", header_row=line_numbers[h], header=header,
                  row_numbers=[line_numbers[i] for i in data_idx], columns=columns, numeric=[], warnings=warnings)
 
@@ -327,7 +325,7 @@ def _check_records(rows, line_numbers, suspects, delimiter: str, header_cells: i
             if "\n" in v or "\r" in v:
                 inner = v.splitlines()
                 if len(inner) > 1 and any(line.count(delimiter) >= need for line in inner[1:]):
-                    end = i + 1 < len(line_numbers) and line_numbers[i + 1] - 1 or None
+                    end = (i + 1 < len(line_numbers) and line_numbers[i + 1] - 1) or None
                     span = f"lines {line_numbers[i]} to {end}" if end else f"line {line_numbers[i]} to the end"
                     raise UnreadableFile(
                         "csv_rows_swallowed",

@@ -19,12 +19,11 @@ import shutil
 import socket
 import time
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
-from rentan.marts.names import MARTS
 from rentan.core.paths import DataPaths, safe_name
 from rentan.core.settings import data_paths
+from rentan.marts.names import MARTS
 
 if TYPE_CHECKING:
     from rentan.config import Config

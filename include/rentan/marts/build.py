@@ -18,15 +18,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from rentan.quality import completeness
 from rentan import lists as village_lists
 from rentan.config import Config
-from rentan.identity import hmac_sql, hmac_sql_pads
 from rentan.core.ledger import Ledger
-from rentan.reference import villages as reference_villages
-from rentan.marts.names import MARTS
-from rentan.core.paths import IDENTITY_TABLES, DataPaths
 from rentan.core.night import end_of_day as snapshot_cutoff
+from rentan.core.paths import IDENTITY_TABLES, DataPaths
+from rentan.identity import hmac_sql, hmac_sql_pads
+from rentan.marts.names import MARTS
+from rentan.quality import completeness
+from rentan.reference import villages as reference_villages
 
 AGE_BAND = """case when {age} is null then 'unknown' when {age} < 25 then '<25' when {age} < 35 then '25-34'
                    when {age} < 45 then '35-44' when {age} < 55 then '45-54' when {age} < 65 then '55-64'

@@ -75,7 +75,7 @@ def publish(warehouse: Path, staging: Path, snapshot: dt.date, build_id: str, ma
     with _lock(warehouse):
         _adopt_plain_directory(warehouse)
         current = current_version(warehouse)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         new = warehouse / VERSIONS / f"v{stamp}-{build_id}"
         new.mkdir(parents=True)
         if current is not None:
@@ -91,7 +91,7 @@ def publish(warehouse: Path, staging: Path, snapshot: dt.date, build_id: str, ma
             for f in sorted(mart.glob("*.parquet")):
                 os.replace(f, target / f.name)
         (new / "_version.json").write_text(json.dumps({
-            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(), "build_id": build_id,
+            "published_at": dt.datetime.now(dt.UTC).isoformat(), "build_id": build_id,
             "snapshot_date": snapshot.isoformat(), "previous": current.name if current else None, **manifest,
         }, indent=2, sort_keys=True, default=str) + "\n")
         _fsync_dir(new)

@@ -77,7 +77,7 @@ def _when(at: dt.datetime) -> str:
 
 
 def _utc(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _extract_gaps(ledger: Ledger, config: Config, cutoff: dt.datetime) -> dict[str, list[Gap]]:

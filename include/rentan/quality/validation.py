@@ -1,7 +1,7 @@
 """Great Expectations 1.x, as rentan uses it.
 
-Suites live in ``suites/<source>.<layer>.json`` (``expectations/`` at the top of the repository) and are read at run time: they hold the
-rules and their thresholds, nothing else does. Each expectation's ``meta`` says:
+Suites live in ``suites/<source>.<layer>.json`` (``expectations/`` at the top of the repository)
+and are read at run time: they hold the rules and their thresholds, nothing else does. Each expectation's ``meta`` says:
 
 - ``level``: ``blocking`` (in a ``files`` suite, run on one row per received file: a file that
   fails is held back whole), ``row`` (offending rows go to quarantine) or ``warning`` (rows

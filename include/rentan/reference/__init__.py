@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +10,7 @@ import pandas as pd
 WILAYAH = Path(__file__).with_name("wilayah")
 
 
-@lru_cache(maxsize=None)  # one entry per file: provinces, regencies, districts, villages
+@cache  # one entry per file: provinces, regencies, districts, villages
 def _frame(name: str) -> pd.DataFrame:
     return pd.read_csv(WILAYAH / f"{name}.csv", dtype=str, keep_default_na=False)
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rentan.config import Config, load_config
+from rentan.core.settings import data_paths
 from rentan.reference import districts as reference_districts
 from rentan.reference import regencies as reference_regencies
 from rentan.reference import villages as reference_villages
@@ -26,15 +27,29 @@ from rentan.sample import budget as budget_mod
 from rentan.sample import landing, registry, submissions, truth
 from rentan.sample import villages as villages_mod
 from rentan.sample.defects import (
-    CLASS_BY_NAME, DEFECT_CLASSES, DEFECT_RATES, FILE_CLASSES, MEMBERSHIP_CLASSES, ROW_CLASSES, VARIATIONS,
+    CLASS_BY_NAME,
+    DEFECT_CLASSES,
+    DEFECT_RATES,
+    FILE_CLASSES,
+    MEMBERSHIP_CLASSES,
+    ROW_CLASSES,
+    VARIATIONS,
 )
 from rentan.sample.people import assign_niks, make_people, name_pools
 from rentan.sample.templates import FIELDS, HEADER_TEMPLATES, header_spellings
-from rentan.core.settings import data_paths
 
 __all__ = [
-    "generate", "DEFECT_CLASSES", "DEFECT_RATES", "ROW_CLASSES", "CLASS_BY_NAME", "FILE_CLASSES", "VARIATIONS",
-    "FIELDS", "HEADER_TEMPLATES", "header_spellings", "MARKER",
+    "CLASS_BY_NAME",
+    "DEFECT_CLASSES",
+    "DEFECT_RATES",
+    "FIELDS",
+    "FILE_CLASSES",
+    "HEADER_TEMPLATES",
+    "MARKER",
+    "ROW_CLASSES",
+    "VARIATIONS",
+    "generate",
+    "header_spellings",
 ]
 
 DEFAULT_SEED = 20250701
@@ -197,7 +212,7 @@ def _deliver(rng: np.random.Generator, landing: Path, files: pd.DataFrame, cfg: 
     days_before = rng.integers(0, 45, len(files))
     late = rng.random(len(files)) < 0.15
     minutes = rng.integers(8 * 60, 16 * 60, len(files))
-    for i, (file, source, area) in enumerate(zip(files["file"], files["source"], files["area"])):
+    for i, (source, area) in enumerate(zip(files["source"], files["area"])):
         when = created.replace(tzinfo=wib)
         reg = cfg.regencies.get(area)
         if source == "submissions" and reg is not None:
@@ -227,18 +242,18 @@ def _summary(seed, scale, snapshot, villages_limit, files, sub, plan, persons, m
         "villages_limit": villages_limit,
         "files": {src: {area: int(n) for area, n in counts[src].items()} for src in counts.index.levels[0]
                   if src in counts.index.get_level_values(0)},
-        "files_total": int(len(files)),
+        "files_total": len(files),
         "file_defects": {k: int(n) for k, n in files.loc[files["reason_class"] != "", "reason_class"]
                          .value_counts().sort_index().items()},
         "villages": {reg: {s: int(n) for s, n in g["status"].value_counts().sort_index().items()}
                      for reg, g in plan.groupby("regency", sort=False)},
-        "submission_rows": int(len(loaded)),
+        "submission_rows": len(loaded),
         "submission_rows_in_duplicate_files": int(len(sub) - len(loaded)),
         "submission_rows_by_regency": {k: int(n) for k, n in loaded["regency"].value_counts().sort_index().items()},
-        "persons": int(len(persons)),
-        "members": int(len(members)),
+        "persons": len(persons),
+        "members": len(members),
         "members_by_branch": {k: int(n) for k, n in members["branch"].value_counts().sort_index().items()},
-        "claims": int(len(claims)),
+        "claims": len(claims),
         "claims_by_type": {k: int(n) for k, n in claims["type"].value_counts().sort_index().items()},
         "budget_rows": int((lines["file"] != "").sum()),
         "defects": {c: int((loaded["defect"] == c).sum()) for c in ("clean", *DEFECT_CLASSES)},

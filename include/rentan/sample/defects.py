@@ -106,7 +106,7 @@ def draw_classes(rng: np.random.Generator, is_xlsx: np.ndarray, renewal: np.ndar
                     rates.append(c.rate)
             edges = np.cumsum(rates)
             k = np.searchsorted(edges, u[rows], side="right")
-            labels = np.array(names + ["clean"], dtype=object)
+            labels = np.array([*names, "clean"], dtype=object)
             out[rows] = labels[np.minimum(k, len(names))]
     # small samples still hold every class once, so that each check downstream has a case to find
     for c in ROW_CLASSES:

@@ -149,7 +149,7 @@ def write_budget(rng: np.random.Generator, landing: Path, plan: pd.DataFrame, li
     l_row = np.zeros(len(lines), dtype=np.int64)
     l_text = np.zeros(len(lines), dtype=bool)
     l_code = np.full(len(lines), "", dtype=object)
-    by_village = {code: idx for code, idx in lines.groupby("village_code").indices.items()}
+    by_village = dict(lines.groupby("village_code").indices.items())
     money = ["pagu_add", "anggaran_iuran", "realisasi"]
     for i, v in track(villages.iterrows(), "sample: village budgets", "villages", total=len(villages)):
         if not present[i] or v["village_code"] not in by_village:
@@ -166,7 +166,7 @@ def write_budget(rng: np.random.Generator, landing: Path, plan: pd.DataFrame, li
         cols.append(part["year"].astype(int).tolist() if fmt == "xlsx" else part["year"].astype(str).tolist())
         cols = [np.array(c, dtype=object) for c in cols]
         values = {}
-        for m in money + ["workers_budgeted"]:
+        for m in [*money, "workers_budgeted"]:
             arr = part[m].to_numpy()
             if m in money and as_text[i]:
                 values[m] = budget_mod.rupiah(arr)

@@ -34,14 +34,20 @@ import pyarrow.parquet as pq
 from rentan.reference import regencies as reference_regencies
 from rentan.reference import villages as reference_villages
 from rentan.sample.people import (
-    apply_placeholders, assign_niks, date_parts, draw_birth_days, draw_names, from_parts, name_pools,
+    apply_placeholders,
+    assign_niks,
+    date_parts,
+    draw_birth_days,
+    draw_names,
+    from_parts,
+    name_pools,
 )
 from rentan.standardise.names import normalise_name
 from rentan.standardise.nik import standardise_nik
 
 DEFAULT_SEED = 17
 SNAPSHOT = dt.date(2025, 6, 30)
-RECEIVED = dt.datetime(2025, 6, 2, 2, 0, tzinfo=dt.timezone.utc)
+RECEIVED = dt.datetime(2025, 6, 2, 2, 0, tzinfo=dt.UTC)
 
 # Share of proposals carrying each kind of noise, drawn independently (a record may carry several).
 # Kinds that need something to act on (a Muhammad to abbreviate, a second token to drop, a day and
@@ -168,7 +174,7 @@ def _lookalikes(rng: np.random.Generator, people: pd.DataFrame, pools, desa: pd.
     n = len(people)
     parts = []
     for kind, share in LOOKALIKES.items():
-        base = rng.choice(n, int(round(n * share)), replace=False)
+        base = rng.choice(n, round(n * share), replace=False)
         b = people.iloc[base]
         male = b["male"].to_numpy().copy()
         birth = b["birth"].to_numpy().copy()
@@ -313,7 +319,7 @@ def _noisy(rng: np.random.Generator, rec: pd.DataFrame, pools, member: bool) -> 
     birth = rec["birth"].to_numpy().copy()
     male = rec["male"].to_numpy()
     kinds = np.zeros(n, dtype=np.int64)   # a bit per kind of ALL_KINDS
-    y, m, d = date_parts(birth)
+    _y, m, d = date_parts(birth)
     muhammad = pd.Series(name).str.startswith("MUHAMMAD ").to_numpy()
     # a Muhammad keeps his Muhammad when a name is dropped: dropping it is a Muhammad variant of its own
     several = (pd.Series(name).str.count(" ") >= np.where(muhammad, 2, 1)).to_numpy()
@@ -521,8 +527,8 @@ def _generate_part(paths, desa: pd.DataFrame, *, proposals: int, members: int, s
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pandas(truth, preserve_index=False), out / f"records-{name}.parquet")
     pq.write_table(pa.Table.from_pandas(pairs, preserve_index=False), out / f"lookalikes-{name}.parquet")
-    return {"proposals": int(len(sub)), "members": int(len(mem)), "persons": int(n),
-            "files": int(files["file_sha256"].nunique()), "lookalike_pairs": int(len(pairs)),
+    return {"proposals": len(sub), "members": len(mem), "persons": int(n),
+            "files": int(files["file_sha256"].nunique()), "lookalike_pairs": len(pairs),
             "noisy_proposals": int((sub_noise != "").sum())}
 
 
@@ -533,7 +539,7 @@ def _write_ledger(paths, files: pd.DataFrame) -> None:
     from rentan.core.ledger import LOADED, IngestedFile, Ledger
 
     with Ledger(paths.ledger_url) as ledger:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         rows = [{"load_id": "linkage-benchmark", "source": s, "area": a, "file": f, "sha256": h, "size_bytes": 0,
                  "received_at": RECEIVED, "status": LOADED, "ingested_at": now}
                 for f, h, a, s in files[["source_file", "file_sha256", "area", "source"]].itertuples(index=False)]

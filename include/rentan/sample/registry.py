@@ -60,7 +60,7 @@ def background_spec(rng: np.random.Generator, cfg: Config, plan: pd.DataFrame, d
         factor = scale * len(villages) / max(desa_total[reg.slug], 1)
         codes = villages["village_code"].to_numpy(dtype=object)
         districts = villages["district_code"].to_numpy(dtype=object)
-        counts = {k: int(round(v * factor)) for k, v in BACKGROUND.get(reg.slug, DEFAULT_BACKGROUND).items()}
+        counts = {k: round(v * factor) for k, v in BACKGROUND.get(reg.slug, DEFAULT_BACKGROUND).items()}
         for role, count in counts.items():
             at = rng.integers(0, len(codes), count)
             parts.append(pd.DataFrame({"role": role, "regency": reg.slug, "home_village_code": codes[at],
@@ -249,7 +249,7 @@ def claims(rng: np.random.Generator, cfg: Config, snapshot: dt.date, members: pd
         mb = members[members["branch"] == branch]
         if mb.empty:
             continue
-        total = int(round(CLAIMS_PER_BRANCH.get(branch, DEFAULT_CLAIMS) * factor.get(branch, 1.0)))
+        total = round(CLAIMS_PER_BRANCH.get(branch, DEFAULT_CLAIMS) * factor.get(branch, 1.0))
         aktif = mb[mb["status"] == "AKTIF"]
         single = ~mb["person"].duplicated(keep=False)
         background = mb["role"].isin(["pu_employee", "bpu_self", "jakon", "perangkat", "village_cohort"])

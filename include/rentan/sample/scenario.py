@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from rentan.config import Config, load_config
+from rentan.core.settings import data_paths
 from rentan.exports.xlsx import write_xlsx
 from rentan.reference import villages as reference_villages
 from rentan.sample import _prepare
 from rentan.sample.people import draw_names, name_pools
-from rentan.core.settings import data_paths
 
 SNAPSHOT = dt.date(2025, 5, 30)
 DELIVERED = dt.datetime(2025, 5, 28, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
@@ -136,7 +136,7 @@ def generate_reports(root: str | Path, seed: int = 20250530, config: Config | No
         claims.to_csv(path, index=False)
         _touch(path)
 
-    plans = {"pali": (PALI_VILLAGES, None)} | {k: v for k, v in OTHER_PROPOSALS.items()}
+    plans = {"pali": (PALI_VILLAGES, None)} | dict(OTHER_PROPOSALS.items())
     for slug, (n_villages, per) in plans.items():
         mine = desa[desa["regency_code"] == cfg.regencies[slug].code]
         chosen = mine.iloc[np.sort(rng.choice(len(mine), n_villages, replace=False))]

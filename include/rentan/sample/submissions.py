@@ -10,7 +10,12 @@ import pandas as pd
 from rentan.sample import defects
 from rentan.sample.people import NamePools, date_parts, display_names
 from rentan.sample.templates import (
-    DATE_FORMAT_DRIFT, DATE_FORMATS_CSV, DATE_FORMATS_XLSX, MONTHS_ID, OCCUPATIONS, SUMBER_DANA,
+    DATE_FORMAT_DRIFT,
+    DATE_FORMATS_CSV,
+    DATE_FORMATS_XLSX,
+    MONTHS_ID,
+    OCCUPATIONS,
+    SUMBER_DANA,
 )
 from rentan.sample.villages import choice, csv_format, style, templates
 

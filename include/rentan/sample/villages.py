@@ -10,8 +10,14 @@ from rapidfuzz import fuzz, process
 
 from rentan.config import Config
 from rentan.sample.templates import (
-    CSV_FORMATS, DATE_FORMATS_CSV, DATE_FORMATS_XLSX, DEFAULT_STYLE_REGENCY, HEADER_TEMPLATES, REGENCY_STYLE,
-    SHEET_NAMES, TITLE_LINES,
+    CSV_FORMATS,
+    DATE_FORMATS_CSV,
+    DATE_FORMATS_XLSX,
+    DEFAULT_STYLE_REGENCY,
+    HEADER_TEMPLATES,
+    REGENCY_STYLE,
+    SHEET_NAMES,
+    TITLE_LINES,
 )
 from rentan.sample.writers import slug
 
@@ -94,11 +100,11 @@ def plan(rng: np.random.Generator, cfg: Config, desa: pd.DataFrame, snapshot: dt
             lines: tuple[str | None, ...] = ()
             if title_kind[i] >= 0:
                 word = reg.village_word.upper()
-                fill = dict(word=word, village=v.at[i, "name"].upper(), district=v.at[i, "district_name"].upper(),
-                            year=snapshot.year, regency=reg.name.upper().replace("KABUPATEN ", ""))
+                fill = {"word": word, "village": v.at[i, "name"].upper(), "district": v.at[i, "district_name"].upper(),
+                            "year": snapshot.year, "regency": reg.name.upper().replace("KABUPATEN ", "")}
                 lines = tuple(t.format(**fill) for t in TITLE_LINES[title_kind[i]])
                 if title_gap[i]:
-                    lines = lines + (None,)
+                    lines = (*lines, None)
             ext = "xlsx" if fmt[i] == "xlsx" else "csv"
             kec = slug(v.at[i, "district_name"])
             rows.append({

@@ -28,13 +28,13 @@ from rentan import lists as village_lists
 from rentan.config import Config, load_config
 from rentan.core.ledger import LOADED, Ledger, StandardisedFile, SubmissionList
 from rentan.core.night import WIB
-from rentan.core.progress import track
 from rentan.core.paths import DataPaths
+from rentan.core.progress import track
 from rentan.core.settings import data_paths, side_by_side
-from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
 from rentan.quality.reasons import REASONS
-from rentan.standardise.sources import STANDARDISERS, Context
 from rentan.quality.validation import EXPECTATIONS_DIR, Validator
+from rentan.standardise.bronze import HEADERS_FILE, LINEAGE, fields_of, flatten, read_bronze
+from rentan.standardise.sources import STANDARDISERS, Context
 from rentan.standardise.villages import VillageResolver
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class ConservationError(RuntimeError):
 def rules_version() -> str:
     """Changes when a suite, a header spelling or the code changes: files are then redone."""
     h = hashlib.sha256(rentan.__version__.encode())
-    for f in sorted(EXPECTATIONS_DIR.glob("*.json")) + [HEADERS_FILE]:
+    for f in [*sorted(EXPECTATIONS_DIR.glob("*.json")), HEADERS_FILE]:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -211,7 +211,7 @@ def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Co
             detail = f"no column for '{fail.field}' among the file's headers"
         else:
             detail = f"{p.invalid_rows} of {p.rows} rows invalid ({p.invalid_share:.0%})"
-        blocked[p.source_file] = Blocked(p.source_file, fail.field and f"has_{fail.field}" or "invalid_share",
+        blocked[p.source_file] = Blocked(p.source_file, (fail.field and f"has_{fail.field}") or "invalid_share",
                                          fail.reason_code, fail.field, int(p.rows), detail)
     report.blocked.extend(blocked.values())
 
@@ -269,7 +269,7 @@ def _area_batch(source: str, area: str, entries: list, paths: DataPaths, ctx: Co
 
     for code, n in q["reason_code"].value_counts().items():
         report.reasons[code] += int(n)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     records = []
     s_groups, q_groups = _per_file(silver, arrow_schema(silver)), _per_file(q, arrow_schema(q))
 
@@ -307,7 +307,7 @@ def _village_lists(entries: list, frame: pd.DataFrame, village_of_file: pd.Serie
              .groupby("source_file")["year"].agg(lambda s: int(s.mode().iat[0])))
     out = []
     for e in entries:
-        received = e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.timezone.utc)
+        received = e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.UTC)
         year = years.get(e.file)
         code = village_of_file.get(e.file)
         out.append(SubmissionList(

@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rentan.core.settings import side_by_side
 from rentan.config.headers import HEADERS_FILE, fields_of, header_index, header_key  # noqa: F401
+from rentan.core.settings import side_by_side
 
 LINEAGE = ["load_id", "source_file", "sheet", "row_number", "file_sha256"]
 

@@ -17,7 +17,8 @@ _DEGREE = (
 )
 # bin/binti and what follows name the father: present in one list, absent in the next
 _PATRONYM = r"\s+(?:BIN|BINTI|BT|BN|BINTY)\.?\s+.*$"
-_MUHAMMAD = r"^(?:MUHAMMAD|MUHAMAD|MUHAMMED|MUHAMED|MOHAMMAD|MOHAMAD|MOHAMMED|MOCHAMMAD|MOCHAMAD|MUCHAMMAD|MUCHAMAD|MOH|MUH|MHD|MOCH|MUCH|MD|M)\.?\s+"
+_MUHAMMAD = (r"^(?:MUHAMMAD|MUHAMAD|MUHAMMED|MUHAMED|MOHAMMAD|MOHAMAD|MOHAMMED|MOCHAMMAD|MOCHAMAD|MUCHAMMAD|MUCHAMAD"
+             r"|MOH|MUH|MHD|MOCH|MUCH|MD|M)\.?\s+")
 # Old (pre-1972) spellings still carried in older documents
 _OLD_SPELLINGS = [("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("NJ", "NY"), ("SJ", "SY"), ("CH", "KH")]
 

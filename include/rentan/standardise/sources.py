@@ -110,7 +110,7 @@ def parse_money(raw: pd.Series) -> pd.Series:
 def checked_int(raw: pd.Series, max_digits: int) -> pd.Series:
     """A whole number of at most ``max_digits`` digits (Int64), NA otherwise: never cast from a float."""
     t = _text(raw).str.replace(r"\.0+$", "", regex=True)
-    ok = t.str.fullmatch(r"\d{1,%d}" % max_digits).fillna(False)
+    ok = t.str.fullmatch(rf"\d{{1,{max_digits}}}").fillna(False)
     return pd.to_numeric(t.where(ok, "0"), errors="coerce").astype("int64").astype("Int64").where(ok)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from rentan.reference import place_key  # noqa: F401 (its home was here)
+from rentan.reference import place_key
 from rentan.reference import villages as reference_villages
 
 # a one-letter typo in a short name scores about 80; made-up names score well below

@@ -73,7 +73,7 @@ def _local_time(iso: str | None) -> str:
     if not iso:
         return ""
     t = dt.datetime.fromisoformat(iso)
-    t = t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
     tz = ZoneInfo(ui_timezone())
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M ") + (t.astimezone(tz).tzname() or "")
 
@@ -99,12 +99,11 @@ def _templates():
 
 def create_app():
     """The FastAPI app of the pages, with Airflow's authentication and authorisation."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
     from fastapi import Depends, FastAPI, Form, HTTPException, Request
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
-
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 
     from rentan import overview
 

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from rentan.core.settings import data_paths
 from rentan.exports.desa import HELD_BACK, write_fix_lists
 from rentan.exports.xlsx import neutralise, write_xlsx
-from rentan.core.settings import data_paths
 from rentan.quality.reasons import REASONS
 
 SNAPSHOT = dt.date(2025, 6, 5)

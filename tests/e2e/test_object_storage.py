@@ -17,10 +17,10 @@ import fsspec
 import pyarrow.parquet as pq
 import pytest
 
-from rentan.marts import MARTS
 from rentan.core.night import WIB
 from rentan.core.settings import data_paths
 from rentan.core.storage import Checkout, workspace
+from rentan.marts import MARTS
 from tests.nightly import night_outputs, run_checked
 
 MEM = fsspec.filesystem("memory")
@@ -49,7 +49,7 @@ def test_a_checkout_pulls_with_receipt_times_and_pushes_only_its_changes(store):
     kept_at = _created(f"{base}/warehouse/silver/keep.parquet")
     with workspace(("landing", "warehouse"), url=url) as paths:
         assert paths.remote == url and data_paths() == paths
-        received = dt.datetime.fromtimestamp((paths.landing / "a.csv").stat().st_mtime, dt.timezone.utc)
+        received = dt.datetime.fromtimestamp((paths.landing / "a.csv").stat().st_mtime, dt.UTC)
         assert abs((received - MEM.modified(f"{base}/landing/a.csv")).total_seconds()) < 0.01, \
             "a landing file's mtime is the object's time, which ingest takes as its time of receipt"
         silver = paths.warehouse / "silver"
@@ -121,9 +121,8 @@ def test_a_file_rewritten_in_place_is_uploaded_and_the_cache_stays_as_pulled(sto
     not write through into the copy the next checkout on this machine starts from."""
     url, base = store
     MEM.pipe(f"{base}/gx/data_docs/index.html", b"OLD")
-    with workspace(("gx",), url=url) as paths:
-        with open(paths.root / "gx/data_docs/index.html", "r+b") as fh:
-            fh.write(b"NEW")
+    with workspace(("gx",), url=url) as paths, open(paths.root / "gx/data_docs/index.html", "r+b") as fh:
+        fh.write(b"NEW")
     assert MEM.cat(f"{base}/gx/data_docs/index.html") == b"NEW"
     MEM.pipe(f"{base}/warehouse/silver/a.parquet", b"A")
     with workspace(("warehouse", "gx"), url=url) as paths:
@@ -238,7 +237,7 @@ def test_the_night_on_object_storage_equals_the_night_on_local_disk(dagbag, samp
     assert "warehouse/_marts/CURRENT" in stored
     assert not any(f.startswith("work/") or f.endswith("rentan.duckdb") for f in stored), \
         "scratch files and machine-bound databases stay on the worker"
-    leftovers = [p for p in (tmp_path / "worker-1").glob("*/checkouts/*")]
+    leftovers = list((tmp_path / "worker-1").glob("*/checkouts/*"))
     assert leftovers == [], "every task removed its checkout"
 
     # a second worker, with nothing cached, reruns the night from what the store holds: the same

@@ -13,15 +13,15 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from rentan.config import load_config
-from rentan.exports.template import LISTS_SHEET, SHEET, columns, template_name, write_template
 from rentan.core.ledger import LOADED, Ledger
-from rentan.reference import villages
 from rentan.core.settings import data_paths
+from rentan.exports.template import LISTS_SHEET, SHEET, columns, template_name, write_template
+from rentan.reference import villages
 from tests.nightly import run_nightly
 from tests.packages import sheet_rows
 
 SNAPSHOT = "2025-06-30"
-DELIVERED = dt.datetime(2025, 6, 2, 9, tzinfo=dt.timezone.utc).timestamp()
+DELIVERED = dt.datetime(2025, 6, 2, 9, tzinfo=dt.UTC).timestamp()
 LAHAT = villages(["16.04"], desa_only=True)
 VILLAGE = LAHAT[LAHAT["code"] == "16.04.01.2001"].iloc[0]   # Kembang Ayun, Kecamatan Tanjungsakti Pumu
 PEOPLE = [  # NIK, name, birth date, sex, occupation, phone
@@ -79,9 +79,9 @@ def test_the_form_formats_nik_as_text_and_offers_dropdowns(tmp_path):
 
 @pytest.mark.e2e
 def test_a_filled_in_form_goes_through_the_night_as_it_is(dagbag, data_root, tmp_path):
-    from tests.test_scheduler import _landing
+    from tests.services import landing
 
-    to_enrol = _landing(data_root)  # a branch extract for the night (and another village's file)
+    to_enrol = landing(data_root)  # a branch extract for the night (and another village's file)
     path, _ = _form(tmp_path)
     wb = openpyxl.load_workbook(path)
     ws = wb[SHEET]

@@ -11,10 +11,10 @@ import duckdb
 import pytest
 import xlsxwriter
 
-from rentan.ingest import ingest
 from rentan.core.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
-from rentan.ingest.readers import read_table
 from rentan.core.settings import data_paths
+from rentan.ingest import ingest
+from rentan.ingest.readers import read_table
 
 # sample NIKs: structurally valid, not real people
 NIK_A = "1604011708750001"

@@ -8,7 +8,6 @@ temporary directory (``.ci/run`` installs them when missing)."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import shutil
@@ -17,60 +16,18 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from rentan.exports.xlsx import write_xlsx
 from tests.packages import sheet_frame
+from tests.services import AIRFLOW, Services, free_port, landing, until
 
 pytestmark = pytest.mark.scheduler
 
-REPO = Path(__file__).resolve().parents[1]
-AIRFLOW = [sys.executable, "-m", "airflow"]
+REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 600  # seconds for the whole run; a healthy one takes about a minute
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-MEMBERSHIP_HEADER = "KPJ,NIK,NAMA,TGL LAHIR,SEGMEN,PROGRAM,TGL KEPESERTAAN,STATUS,BLTH TERAKHIR,PEMBAYAR,KODE DESA PEMBAYAR\n"
-CLAIMS_HEADER = "NO KLAIM,KPJ,NIK,JENIS KLAIM,TGL KEJADIAN,TGL BAYAR,NOMINAL,PENERIMA\n"
-
-
-def _landing(root: Path) -> set[str]:
-    """Two proposals from one Lahat village, and every branch's membership and claims extracts,
-    delivered before the snapshot."""
-    land = root / "landing"
-    niks = ["1604010102800001", "1604010203810002"]
-    rows = pd.DataFrame({"NO": ["1", "2"], "NIK": niks, "NAMA": ["Budi Santoso", "Siti Aminah"],
-                         "TGL LAHIR": ["01-02-1980", "02-03-1981"], "L/P": ["L", "P"],
-                         "DESA": ["Kembang Ayun"] * 2, "KECAMATAN": ["Tanjung Sakti Pumi"] * 2,
-                         "SUMBER DANA": ["ADD"] * 2}, dtype="string")
-    write_xlsx(land / "submissions/lahat/usulan.xlsx", {"USULAN": rows}, created=dt.datetime(2025, 6, 1))
-    (land / "membership/lahat").mkdir(parents=True)
-    (land / "membership/lahat/kepesertaan.csv").write_text(
-        MEMBERSHIP_HEADER + f"11111111111,{niks[1]},SITI AMINAH,02-03-1981,PU,\"JKK, JKM\",01-01-2020,AKTIF,2025-05,PT A,\n")
-    for i, (branch, region) in enumerate((("muara-enim", "161201"), ("lampung-tengah", "180401"))):
-        (land / f"membership/{branch}").mkdir(parents=True)
-        (land / f"membership/{branch}/kepesertaan.csv").write_text(
-            MEMBERSHIP_HEADER + f"2222222222{i},{region}0101700003,WARGA LAIN,01-01-1970,PU,\"JKK, JKM\",01-01-2020,"
-            "AKTIF,2025-05,PT B,\n")
-    for i, branch in enumerate(("lahat", "muara-enim", "lampung-tengah")):
-        (land / f"claims/{branch}").mkdir(parents=True)
-        (land / f"claims/{branch}/klaim.csv").write_text(
-            CLAIMS_HEADER + f"K-{i}01,11111111111,{niks[1]},JKK,01-05-2025,20-05-2025,1500000,SITI AMINAH\n")
-    t = dt.datetime(2025, 6, 2, 9, tzinfo=dt.timezone.utc).timestamp()
-    for p in land.rglob("*"):
-        if p.is_file():
-            os.utime(p, (t, t))
-    return {niks[0]}  # Siti is an active PU member: only Budi is to enrol
 
 
 def _postgres_bin() -> Path | None:
@@ -94,7 +51,7 @@ def postgres_url():
     # PostgreSQL refuses to run as root: as root, run it as the postgres user, in a directory it can reach
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     base = Path(tempfile.mkdtemp(prefix="rentan-pg-"))
-    data, port = base / "pg", _port()
+    data, port = base / "pg", free_port()
     data.mkdir()
     if as_user:
         os.chmod(base, 0o755)
@@ -112,29 +69,6 @@ def postgres_url():
         shutil.rmtree(base, ignore_errors=True)
 
 
-class Services:
-    def __init__(self, home: Path, env: dict):
-        self.home, self.env, self.procs = home, env, []
-
-    def start(self, *command: str) -> None:
-        log = open(self.home / f"{command[0]}.log", "w")
-        self.procs.append(subprocess.Popen([*AIRFLOW, *command], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True))
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {f.name}\n{f.read_text()[-3000:]}" for f in sorted(self.home.glob("*.log")))
-
-
 def _api(base: str, method: str, path: str, body: dict | None = None):
     req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
                                  headers={"Content-Type": "application/json"})
@@ -142,24 +76,10 @@ def _api(base: str, method: str, path: str, body: dict | None = None):
         return json.loads(r.read() or b"null")
 
 
-def _until(what, seconds: float, services: Services, pause: float = 2):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            got = what()
-            if got:
-                return got
-        except OSError:
-            pass  # not listening yet
-        time.sleep(pause)
-    pytest.fail(f"timed out waiting; service logs:\n{services.logs()}")
-
-
 def _compose_healthchecks_pass(env: dict, ports: dict[int, int], services: Services) -> None:
     """docker-compose.yaml's healthchecks, run against these services: its URLs (on our ports) answer
     200, and its `airflow jobs check` commands find the live DAG processor and triggerer."""
     import yaml
-
     from airflow.utils.net import get_hostname
 
     compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())["services"]
@@ -169,12 +89,12 @@ def _compose_healthchecks_pass(env: dict, ports: dict[int, int], services: Servi
         url = test[3]
         for inside, here in ports.items():
             url = url.replace(f"localhost:{inside}", f"127.0.0.1:{here}")
-        _until(lambda u=url: urllib.request.urlopen(u, timeout=10).status == 200, 60, services)
+        until(lambda u=url: urllib.request.urlopen(u, timeout=10).status == 200, 60, services)
     for name in ("dag-processor", "triggerer"):
         test = compose[name]["healthcheck"]["test"]
         shell = test[1].replace("$$", "$").replace("airflow ", f"{sys.executable} -m airflow ", 1)
         check = {**env, "HOSTNAME": get_hostname()}
-        _until(lambda s=shell: subprocess.run(["bash", "-c", s], env=check, capture_output=True).returncode == 0,
+        until(lambda s=shell, e=check: subprocess.run(["bash", "-c", s], env=e, capture_output=True).returncode == 0,
                90, services)
 
 
@@ -185,8 +105,8 @@ def _airflow(tmp_path: Path, db_url: str | None):
     the ports as docker-compose.yaml names them -> ours)."""
     home, root = tmp_path / "airflow", tmp_path / "data"
     home.mkdir()
-    to_enrol = _landing(root)
-    port, health_port = _port(), _port()
+    to_enrol = landing(root)
+    port, health_port = free_port(), free_port()
     env = {**os.environ, "AIRFLOW_HOME": str(home), "RENTAN_DATA": str(root), "RENTAN_RETRY_DELAY_SECONDS": "1",
            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -210,7 +130,7 @@ def _airflow(tmp_path: Path, db_url: str | None):
     try:
         for command in (["api-server"], ["scheduler"], ["dag-processor"], ["triggerer"]):
             services.start(*command)
-        _until(lambda: _api(base, "GET", "/dags/rentan_nightly"), 180, services)
+        until(lambda: _api(base, "GET", "/dags/rentan_nightly"), 180, services)
         yield base, root, services, to_enrol, env, {8080: port, 8974: health_port}
     finally:
         services.stop()
@@ -227,7 +147,7 @@ def _trigger_and_wait(base: str, services: Services, while_running=lambda: None)
         s = _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}")["state"]
         return s in ("success", "failed") and s
 
-    state = _until(finished, DEADLINE, services, pause=0.3)
+    state = until(finished, DEADLINE, services, pause=0.3)
     tis = _api(base, "GET", f"/dags/rentan_nightly/dagRuns/{run_id}/taskInstances")["task_instances"]
     return state, tis
 
@@ -273,10 +193,8 @@ def test_a_membership_load_killed_by_a_signal_gives_no_package(tmp_path):
                 where, pid = process.rsplit(":", 1)
                 if where == host and int(pid) not in killed:
                     killed.add(int(pid))
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(int(pid), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
 
         state, tis = _trigger_and_wait(base, services, kill_membership_loads)
         ledger.dispose()

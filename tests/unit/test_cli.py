@@ -95,7 +95,7 @@ def test_doctor_says_what_to_fix(airflow_db, tmp_path):
     done = rentan("--data", str(tmp_path / "nowhere"), "doctor", env={"RENTAN_PERSON_KEY": "change-me-to-a-long"})
     assert done.returncode == 1
     out = done.stdout
-    assert f"FAIL  data root" in out and "does not exist" in out and "fix: set RENTAN_DATA" in out
+    assert "FAIL  data root" in out and "does not exist" in out and "fix: set RENTAN_DATA" in out
     assert "FAIL  secret" in out and "placeholder" in out
     assert "ok    configuration" in out and "ok    dags folder" in out and "ok    airflow database" in out
     assert "ok    nightly DAG" in out
@@ -109,8 +109,8 @@ def test_doctor_says_what_to_fix(airflow_db, tmp_path):
 
 
 def test_long_work_logs_files_done_of_total(data_root, caplog):
-    from rentan.ingest import ingest
     from rentan.core.settings import data_paths
+    from rentan.ingest import ingest
 
     for i in range(24):
         f = data_root / "landing" / "submissions" / "lahat" / f"usulan_{i}.csv"
@@ -157,8 +157,8 @@ def test_a_locked_ledger_and_a_full_disk_are_one_line_each(tmp_path):
     import sqlite3
 
     from rentan.alerts import alert_record
-    from rentan.faults import known_fault
     from rentan.core.settings import data_paths
+    from rentan.faults import known_fault
 
     root = tmp_path / "data"
     (root / "landing").mkdir(parents=True)

@@ -14,21 +14,16 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
-import pandas as pd
 import pytest
 
+from rentan.core.settings import data_paths
 from rentan.exports.bpjs import export
 from rentan.identity import resolve
 from rentan.ingest import ingest
 from rentan.marts import AuditFailed, load
-from rentan.core.settings import data_paths
 from rentan.standardise import standardise
-from tests.test_identity import AWAY, DELIVERED, HOME, N_BPU_HERE, SNAPSHOT, deliver_later_extract, night, nik  # noqa: F401 - night is a fixture
+from tests.lahat import AWAY, HOME_CODE, INJECTED_ADDRESS, SNAPSHOT, deliver_later_extract
 from tests.packages import sheet_frame
-from tests.test_standardise import HEADER, write_xlsx
-
-HOME_CODE = HOME["code"]
-INJECTED_ADDRESS = '=HYPERLINK("http://contoh.invalid","klik")'
 
 
 def _sql(sql: str) -> list[tuple]:
@@ -44,39 +39,6 @@ def _one(root, mart: str, where: str = "true") -> dict:
         rows = rel.fetchall()
     assert len(rows) == 1, (mart, where, rows)
     return dict(zip(cols, rows[0]))
-
-
-@pytest.fixture
-def full_night(night, extracts_not_required):
-    """The identity fixture's night, plus a budget, a claims extract delivered twice (overlapping)
-    and a village file whose address would run as a formula. Only Lahat's branch sends extracts,
-    some months old: this night is about the figures, so none is required for its completeness."""
-    land = night / "landing"
-    (land / "budget/lahat").mkdir(parents=True)
-    (land / "budget/lahat/apbdes_2025.csv").write_text(
-        "KODE DESA,NAMA DESA,TAHUN ANGGARAN,PAGU ADD,ANGGARAN IURAN BPJS TK,JUMLAH PEKERJA DIANGGARKAN,REALISASI\n"
-        f"{HOME_CODE},{HOME['name']},2025,500000000,20160000,100,1680000\n")
-    (land / "claims/lahat").mkdir(parents=True)
-    head = "NO KLAIM,KPJ,NIK,JENIS KLAIM,TGL KEJADIAN,TGL BAYAR,NOMINAL,PENERIMA\n"
-    first = (f"K-001,33333333333,{N_BPU_HERE},JKM,02-03-2025,20-03-2025,42000000,SITI SUSILO\n"
-             f"K-002,33333333333,{N_BPU_HERE},BEASISWA,02-03-2025,25-03-2025,1500000,ANAK PERTAMA\n")
-    (land / "claims/lahat/klaim_2025_03.csv").write_text(head + first)
-    # the next extract repeats March (K-002 corrected) and adds April
-    (land / "claims/lahat/klaim_2025_04.csv").write_text(
-        head + f"K-002,33333333333,{N_BPU_HERE},BEASISWA,02-03-2025,25-03-2025,1600000,ANAK PERTAMA\n"
-        f"K-003,33333333333,{N_BPU_HERE},BEASISWA,02-03-2025,10-04-2025,1500000,ANAK KEDUA\n")
-    os.utime(land / "claims/lahat/klaim_2025_03.csv", (1_743_000_000, 1_743_000_000))
-    os.utime(land / "claims/lahat/klaim_2025_04.csv", (1_745_000_000, 1_745_000_000))
-    write_xlsx(land / "submissions/lahat/tanjung-sakti-pumi/usulan_alamat.xlsx", HEADER + ["ALAMAT"], [
-        [1, nik(21, 1, 92, 300), "Siti Rahma", "21-01-1992", "P", HOME["name"], HOME["district_name"], "ADD",
-         INJECTED_ADDRESS]], title=False)
-    for f in (land / "budget/lahat/apbdes_2025.csv", land / "submissions/lahat/tanjung-sakti-pumi/usulan_alamat.xlsx"):
-        os.utime(f, (DELIVERED.timestamp(), DELIVERED.timestamp()))
-    paths = data_paths(night)
-    ingest(paths, load_id="n2")
-    standardise(paths, load_id="n2", today=SNAPSHOT)
-    resolve(paths, load_id="n2", snapshot=SNAPSHOT)
-    return night
 
 
 def test_marts_equal_numbers_worked_out_by_hand(full_night):
@@ -201,11 +163,11 @@ def test_a_run_killed_while_publishing_leaves_the_previous_state_whole(full_nigh
     assert _published(full_night) == before, "the killed run changed nothing a reader can see"
     with duckdb.connect(str(paths.warehouse / "rentan.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from coverage_village").fetchall() == [(556,)]
-    left = [p for p in (paths.work / "marts").iterdir()]
+    left = list((paths.work / "marts").iterdir())
     assert left, "the killed run left its work folder"
     # the next run cleans up what the killed one left and publishes
     load(paths, load_id="n3", snapshot=snapshot)
-    assert not [p for p in (paths.work / "marts").iterdir()], "no staging folder is left behind"
+    assert not list((paths.work / "marts").iterdir()), "no staging folder is left behind"
     versions = [p for p in (paths.warehouse / "_marts").iterdir() if p.is_dir()]
     assert len(versions) == 2, "the current version and the one before"
     current = (paths.warehouse / "_marts" / "CURRENT").read_text().strip()

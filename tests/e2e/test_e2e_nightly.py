@@ -136,7 +136,7 @@ def test_quarantine_agrees_with_the_ground_truth(sample_root, first_night):
 
 
 def test_a_held_back_file_fails_the_gate_while_the_night_goes_on(dagbag, data_root, extracts_not_required):
-    from tests.test_standardise import HEADER, row, write_xlsx
+    from tests.builders import HEADER, row, write_xlsx
 
     land = data_root / "landing" / "submissions" / "lahat" / "tanjung-sakti-pumi"
     write_xlsx(land / "tanpa_nik.xlsx", ["NO", "NAMA", "TGL LAHIR", "DESA"], [[1, "Budi", "17-08-1975", "Kembang Ayun"]])
@@ -161,9 +161,9 @@ def test_a_held_back_file_fails_the_gate_while_the_night_goes_on(dagbag, data_ro
 def test_a_branch_whose_extract_did_not_load_gets_no_package(dagbag, data_root):
     """Without tonight's membership extract, people already covered could look eligible: that
     branch's package is held back (and alerted); the other branches get theirs."""
-    from tests.test_scheduler import _landing
+    from tests.services import landing
 
-    _landing(data_root)
+    landing(data_root)
     # the membership load of Lahat cannot write bronze: a real failure, not a simulated one
     blocker = data_root / "warehouse" / "bronze" / "membership" / "area=lahat"
     blocker.parent.mkdir(parents=True)

@@ -21,7 +21,7 @@ from rentan.identity.quality import EXPECTED_STATUS
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NIGHT = "2025-06-30"
 # identity's own measured error on the sample (tests/test_e2e_quality.py): a few proposals of
 # the ~34,000 may take another status than the generator meant; every other figure is exact

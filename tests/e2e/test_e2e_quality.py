@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from rentan.identity.quality import measure
 from rentan.core.settings import data_paths
+from rentan.identity.quality import measure
 from tests.nightly import run_nightly
 
 pytestmark = pytest.mark.e2e

@@ -9,11 +9,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from rentan.core.settings import data_paths
 from rentan.identity import resolve
 from rentan.identity.evaluate import measure
 from rentan.sample.linkage import COMBINED, MEM_SCHEMA, NOISE, SUB_SCHEMA, generate
-from rentan.core.settings import data_paths
-from tests.test_identity import night  # noqa: F401 - the fixture: real files through ingest and standardise
 
 SNAPSHOT = dt.date(2025, 6, 30)
 # the kinds of noise the field sees; a slip onto another person's NIK is measured, not held
@@ -59,7 +58,7 @@ def test_the_review_queue_is_small_ambiguous_and_sorted_by_stake(benchmark):
     assert {"nik_a", "name_a", "birth_date_a", "nik_b", "name_b", "birth_date_b", "status_a", "status_b"} <= set(queue)
 
 
-def test_the_benchmark_is_written_in_the_silver_schema(night):  # noqa: F811
+def test_the_benchmark_is_written_in_the_silver_schema(night):
     """Column names and types as standardise writes them, from real files."""
     for source, schema in (("submissions", SUB_SCHEMA), ("membership", MEM_SCHEMA)):
         real = pq.read_schema(next((night / "warehouse" / "silver" / source).rglob("*.parquet")))

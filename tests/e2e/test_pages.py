@@ -20,13 +20,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from rentan.marts.names import MARTS
 from rentan.core.settings import data_paths
+from rentan.marts.names import MARTS
 from tests.nightly import run_checked
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT = "2025-06-30"
 NIK_A = "1604014507850031"          # a woman born 5 July 1985, first registered in Lahat
 NIK_B = "1604014507850032"          # the next serial: a typo, or the next woman born that day there
@@ -38,13 +38,13 @@ def _review_pair(root: Path) -> None:
     link them alone (namesakes born the same day in one district get consecutive serials), a
     reviewer must."""
     from rentan.reference import villages
-    from tests.test_standardise import HEADER, write_xlsx
+    from tests.builders import HEADER, write_xlsx
 
     v = villages(["16.04"], desa_only=True).sort_values("code").iloc[0]
     f = root / "landing/submissions/lahat/pasangan/usulan_pasangan.xlsx"
     write_xlsx(f, HEADER, [[1, NIK_A, "Siti Rahmawati", "05-07-1985", "P", v["name"], v["district_name"], "ADD"],
                            [2, NIK_B, "Siti Rahmawati", "05-07-1985", "P", v["name"], v["district_name"], "ADD"]])
-    t = dt.datetime(2025, 6, 2, 9, tzinfo=dt.timezone.utc).timestamp()
+    t = dt.datetime(2025, 6, 2, 9, tzinfo=dt.UTC).timestamp()
     os.utime(f, (t, t))
 
 
@@ -67,10 +67,9 @@ def _marts(root: Path, mart: str, sql: str = "select *") -> list[dict]:
 
 
 def test_asset_events_carry_the_nights_figures(night, dagbag):
-    from sqlalchemy import select
-
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as s:
         run_id = s.scalars(select(AssetEvent.source_run_id).order_by(AssetEvent.id.desc()).limit(1)).one()
@@ -215,11 +214,11 @@ def _login(base: str, user: str) -> str:
 def api_server(night, tmp_path_factory):
     """Airflow's api-server on loopback, with a temporary home and two local users whose
     passwords are set from a file, as `make ui` does."""
-    from tests.test_scheduler import AIRFLOW, Services, _port, _until
+    from tests.services import AIRFLOW, Services, free_port, until
 
     home = tmp_path_factory.mktemp("pages-airflow")
     (home / "passwords.json").write_text(json.dumps({u: p for u, (_, p) in USERS.items()}))
-    port = _port()
+    port = free_port()
     env = {**os.environ, "AIRFLOW_HOME": str(home), "RENTAN_DATA": str(night),
            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__API__HOST": "127.0.0.1",
@@ -233,7 +232,7 @@ def api_server(night, tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         services.start("api-server")
-        _until(lambda: _request(base, "/rentan/static/rentan.css")[0] == 200, 180, services)
+        until(lambda: _request(base, "/rentan/static/rentan.css")[0] == 200, 180, services)
         yield base, services
     finally:
         services.stop()
@@ -322,9 +321,8 @@ def test_the_pages_in_a_browser(night, api_server, tmp_path):
         decided = browser.screenshot(shots / "review_decided.png")
     finally:
         browser.close()
-    with Ledger(data_paths(night).ledger_url) as ledger:
-        with ledger.session() as s:
-            rows = [(d.pair_id, d.same_person, d.decided_by, d.note) for d in s.query(ReviewDecision)]
+    with Ledger(data_paths(night).ledger_url) as ledger, ledger.session() as s:
+        rows = [(d.pair_id, d.same_person, d.decided_by, d.note) for d in s.query(ReviewDecision)]
     assert rows == [(pair, True, "reviewer", "same KTP, serial mistyped")]
     for png in (page, inside, queue, decided):
         head = png.read_bytes()[:24]

@@ -236,8 +236,8 @@ def test_a_partial_resend_replaces_only_the_rows_it_names_and_an_addition_replac
     """A village sends ten people (two with a bad birth date), then only the two corrected rows,
     then three more people: ten people are proposed, once each; nothing is withdrawn."""
     from rentan import lists
-    from rentan.ingest import ingest
     from rentan.core.night import end_of_day
+    from rentan.ingest import ingest
     from rentan.standardise import standardise
 
     village = data_root / "landing/submissions/lahat/tsp"

@@ -11,9 +11,9 @@ import pytest
 
 from rentan.marts.build import CLAIMS_MONTHLY
 from rentan.quality.reasons import REASONS
-from rentan.standardise.sources import money, person_name
 from rentan.quality.validation import EXPECTATIONS_DIR
-from tests.test_standardise import HEADER, layer, row, run, write_xlsx
+from rentan.standardise.sources import money, person_name
+from tests.builders import HEADER, layer, row, run, write_xlsx
 
 INT64_MIN = -(2 ** 63)
 

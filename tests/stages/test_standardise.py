@@ -7,54 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import pytest
-import xlsxwriter
 
-from rentan.ingest import ingest
 from rentan.core.settings import data_paths
 from rentan.quality.gate import BlockedBatches, gate
 from rentan.standardise import standardise
+from tests.builders import HEADER, layer, row, run, write_xlsx
 
 TODAY = dt.date(2025, 6, 30)
-# Kembang Ayun and Gunung Meraksa are desa of Kecamatan Tanjung Sakti Pumi, Lahat (16.04.01)
-HEADER = ["NO", "NIK", "NAMA LENGKAP", "TGL. LAHIR", "L/P", "DESA", "KECAMATAN", "SUMBER DANA"]
-
-
-def row(no, nik, name="Budi Santoso", born="17-08-1975", sex="L", desa="Kembang Ayun", kec="Tanjung Sakti Pumi"):
-    return [no, nik, name, born, sex, desa, kec, "ADD"]
-
-
-def write_xlsx(path: Path, header: list, rows: list[list], title: bool = True) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb = xlsxwriter.Workbook(str(path))
-    ws = wb.add_worksheet("USULAN")
-    start = 0
-    if title:
-        ws.write_string(0, 0, "DAFTAR USULAN PEKERJA RENTAN DESA KEMBANG AYUN")
-        start = 2
-    ws.write_row(start, 0, header)
-    for i, r in enumerate(rows, start=start + 1):
-        for j, v in enumerate(r):
-            if isinstance(v, (int, float)):
-                ws.write_number(i, j, v)  # what Excel does with a NIK typed without a leading '
-            elif v is not None:
-                ws.write_string(i, j, v)
-    wb.close()
-    return path
-
-
-def run(root: Path) -> dict:
-    ingest(data_paths(root), load_id="t")
-    return standardise(data_paths(root), load_id="t", today=TODAY).as_dict()
-
-
-def layer(root: Path, name: str, source: str = "submissions") -> list[dict]:
-    glob = (root / "warehouse" / name / source / "**" / "*.parquet").as_posix()
-    if not list((root / "warehouse" / name / source).rglob("*.parquet")):
-        return []
-    rel = duckdb.sql(f"select * from read_parquet('{glob}', hive_partitioning=true) order by source_file, row_number")
-    return [dict(zip(rel.columns, r)) for r in rel.fetchall()]  # Python types: dates stay dates
 
 
 @pytest.fixture
@@ -152,7 +112,7 @@ def test_blocking_rules_hold_back_a_file_and_the_gate_names_it(data_root):
         ("tanpa_nik.xlsx", "missing_column"), ("kolom_bergeser.xlsx", "too_many_invalid")}
     assert len(q) == 7
 
-    with pytest.raises(BlockedBatches, match="tanpa_nik.xlsx.*missing_column"):
+    with pytest.raises(BlockedBatches, match=r"tanpa_nik\.xlsx.*missing_column"):
         gate(report)
 
 
@@ -203,7 +163,7 @@ def test_row_conservation_names_a_file_whose_rows_do_not_add_up(tmp_path):
     entries = []
     for sha, (b, s, q) in {"a" * 64: (3, 2, 1), "b" * 64: (4, 2, 1), "c" * 64: (2, 0, 2)}.items():
         bronze = paths.layer("bronze", "submissions") / "area=lahat" / f"{sha[:32]}.parquet"
-        for layer, n, path in (("bronze", b, bronze),
+        for _layer, n, path in (("bronze", b, bronze),
                                ("silver", s, paths.layer("silver", "submissions") / "area=lahat" / f"{sha[:32]}.parquet"),
                                ("quarantine", q, paths.layer("quarantine", "submissions") / "area=lahat" / f"{sha[:32]}.parquet")):
             if n:

@@ -18,20 +18,19 @@ import pytest
 import yaml
 
 from rentan.config import DEFAULT_CONFIG, load_config
+from rentan.core.settings import data_paths
 from rentan.exports.bpjs import export
 from rentan.exports.layout import enrolment_columns
 from rentan.exports.notes import NOTES_SHEET
 from rentan.identity import resolve
 from rentan.ingest import ingest
 from rentan.marts import load
-from rentan.core.settings import data_paths
 from rentan.pipeline import standardise_night
-from rentan.standardise import rules_version
 from rentan.quality.reasons import REASONS
+from rentan.standardise import rules_version
+from tests.builders import write_xlsx
+from tests.lahat import AWAY, DELIVERED, HOME, SNAPSHOT, nik
 from tests.packages import sheet_rows
-from tests.test_identity import AWAY, DELIVERED, HOME, SNAPSHOT, nik, night  # noqa: F401 - night is a fixture
-from tests.test_marts import full_night  # noqa: F401 - a fixture
-from tests.test_standardise import write_xlsx
 
 FULL_HEADER = ["NO", "NIK", "NAMA", "TEMPAT LAHIR", "TANGGAL LAHIR", "JENIS KELAMIN", "PEKERJAAN", "ALAMAT",
                "RT/RW", "NO HP", "DESA", "KECAMATAN", "SUMBER DANA"]
