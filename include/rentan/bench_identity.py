@@ -79,6 +79,8 @@ def _splink_quality(root: Path, out: Path) -> tuple[float, dict]:
         m = measure(root / "truth" / "linkage", pd.DataFrame({"record_id": ids, "cluster": comp}))
         if best is None or m["f1"] > best[1]["f1"]:
             best = (t, m)
+    if best is None:
+        raise ValueError("no Splink threshold to sweep")
     return best
 
 

@@ -85,7 +85,7 @@ def _review(args) -> int:
     if not queue.exists():
         print("the review queue is empty")
         return 0
-    print(duckdb.sql(f"select * from '{queue}'").df().to_string(index=False))
+    print(duckdb.execute(f"select * from '{queue}'").df().to_string(index=False))
     return 0
 
 

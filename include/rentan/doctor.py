@@ -152,8 +152,9 @@ def _airflow() -> list[Check]:
 
 def _analysts(paths) -> list[Check]:
     out = []
-    cli = Path(sys.executable).parent / "duckdb"
-    cli = cli if cli.exists() else (Path(shutil.which("duckdb")) if shutil.which("duckdb") else None)
+    beside = Path(sys.executable).parent / "duckdb"
+    found = shutil.which("duckdb")
+    cli = beside if beside.exists() else (Path(found) if found else None)
     db = paths.warehouse / "rentan.duckdb"
     if cli is None:
         out.append(Check("duckdb cli", "warn", "no DuckDB command line found", "make install puts one in .venv/bin"))

@@ -14,10 +14,11 @@ _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 def _chain(e: BaseException):
     seen = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        yield e
-        e = e.__cause__ or e.__context__
+    at: BaseException | None = e
+    while at is not None and id(at) not in seen:
+        seen.add(id(at))
+        yield at
+        at = at.__cause__ or at.__context__
 
 
 def known_fault(e: BaseException) -> tuple[str, str] | None:

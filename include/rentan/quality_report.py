@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
@@ -51,7 +52,7 @@ def _n(v) -> str:
     return f"{v:,}" if isinstance(v, int) else _e(v)
 
 
-def _table(headers: list[str], rows: list[list], numeric: set[int] = frozenset()) -> str:
+def _table(headers: list[str], rows: list[list], numeric: Collection[int] = frozenset()) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(
         f'<td class="n">{_n(c)}</td>' if i in numeric else f"<td>{c if isinstance(c, Markup) else _e(c)}</td>"

@@ -223,10 +223,10 @@ class Ledger:
                 for part in _chunks(rows, 500):
                     s.execute(insert(Content).values(part).on_conflict_do_nothing(index_elements=["sha256"]))
             else:  # other databases: the primary key still refuses a second
-                held = self._holders(s, [r["sha256"] for r in rows])
+                held = self._holders(s, [str(r["sha256"]) for r in rows])
                 s.add_all(Content(**r) for r in rows if r["sha256"] not in held)
         with Session(self.engine) as s:
-            return self._holders(s, [r["sha256"] for r in rows])
+            return self._holders(s, [str(r["sha256"]) for r in rows])
 
     @staticmethod
     def _holders(s: Session, shas: list[str]) -> dict[str, str]:
@@ -287,7 +287,7 @@ class Ledger:
             for lst in lists:
                 s.merge(lst)
 
-    def record_replacements(self, replaced: dict[str, tuple[str, str, int]]) -> None:
+    def record_replacements(self, replaced: dict[str, tuple[str | None, str, int]]) -> None:
         """sha256 -> (file, sha256, rows) of the later list that replaced rows of it; the others none."""
         with Session(self.engine) as s, s.begin():
             for lst in s.scalars(select(SubmissionList)):

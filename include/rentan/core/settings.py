@@ -17,8 +17,9 @@ def data_paths(root: str | os.PathLike | None = None) -> DataPaths:
     """The data root given, else the checkout the current task works in, else ``$RENTAN_DATA``,
     else ``<repo>/data``. For a root on object storage, outside a checkout: this machine's own
     state folder for it (no data there; see ``rentan.core.storage.workspace``)."""
-    if root is None and storage.active() is not None:
-        return storage.active()
+    checkout = storage.active()
+    if root is None and checkout is not None:
+        return checkout
     url = storage.remote_url(root)
     if url is not None:
         return storage.state_paths(url)

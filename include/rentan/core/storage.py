@@ -430,7 +430,7 @@ def workspace(pull: Sequence[str] = SYNCED, push: Sequence[str] | None = None,
         yield paths
         checkout.push(push)
     finally:
-        if token is not None:
+        if token is not None and outer_token is not None:
             _ACTIVE.reset(token)
             _OUTER.reset(outer_token)
         checkout.discard()

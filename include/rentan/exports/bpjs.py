@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -288,7 +289,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
                 f"rekonsiliasi_desa_{stem}.xlsx": (recon, "Rekonsiliasi"),
                 f"penarikan_{stem}.xlsx": (gone, "Penarikan"),
             }
-            manifest = {"branch": b.slug, "branch_name": b.name, "snapshot_date": snapshot.isoformat(),
+            manifest: dict[str, Any] = {"branch": b.slug, "branch_name": b.name, "snapshot_date": snapshot.isoformat(),
                         "load_id": load_id, "regencies": regencies, "files": {}}
             notes = PackageNotes(branch=b, config=config, snapshot=snapshot, load_id=load_id, rules_version=rules,
                                  cutoff=cutoff, rows={sheet: len(frame) for frame, sheet in files.values()},

@@ -17,7 +17,7 @@ from rentan.exports.layout import Column, meanings
 NOTES_SHEET = "Keterangan"
 NOTES_COLUMNS = ["Hal", "Keterangan"]
 # the notes are prose: a wide second column, so a landscape page holds them at a readable size
-NOTES_WIDTHS = {"Hal": 30, "Keterangan": 110}
+NOTES_WIDTHS: dict[str, float] = {"Hal": 30, "Keterangan": 110}
 
 # what each workbook of the package is, by its data sheet
 ABOUT = {

@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import numpy as np
@@ -25,7 +26,8 @@ def _write_candidates(con: duckdb.DuckDBPyConnection, folder: Path, batch: int =
     reader = con.sql("select * exclude (pos) from candidates order by area, pos").to_arrow_reader(batch)
     names = [n for n in reader.schema.names if n != "area"]
     schema = pa.schema([reader.schema.field(n) for n in names])
-    writer, current = None, None
+    writer: pq.ParquetWriter | None = None
+    current = None
     try:
         for b in reader:
             areas = b.column("area").to_numpy(zero_copy_only=False)
@@ -38,7 +40,7 @@ def _write_candidates(con: duckdb.DuckDBPyConnection, folder: Path, batch: int =
                     (folder / f"area={current}").mkdir(parents=True)
                     writer = pq.ParquetWriter(folder / f"area={current}" / "candidates.parquet", schema,
                                               compression="zstd")
-                writer.write_batch(b.slice(lo, hi - lo).select(names))
+                cast(pq.ParquetWriter, writer).write_batch(b.slice(lo, hi - lo).select(names))
     finally:
         if writer is not None:
             writer.close()

@@ -37,10 +37,10 @@ def measure(paths: DataPaths) -> dict:
         # person proposed k times should give k - 1 duplicates
         dup_tp, dup_pred = con.execute("""
             select count(*) filter (where k.person_id = d.person_id), count(*)
-            from c d join c k on k.record_id = d.duplicate_of where d.status = 'duplicate'""").fetchone()
+            from c d join c k on k.record_id = d.duplicate_of where d.status = 'duplicate'""").fetchall()[0]
         dup_true = con.execute("""
             select coalesce(sum(n - 1), 0)
-            from (select person_id, count(*) as n from c group by all having n > 1)""").fetchone()[0]
+            from (select person_id, count(*) as n from c group by all having n > 1)""").fetchall()[0][0]
         # fuzzy: right when the record's person is its real person, whose key comes from the true NIK
         fz = con.execute("select matched_by, defect, person_key, true_nik from c").df()
     finally:

@@ -16,6 +16,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -151,7 +152,7 @@ def _boundary_problem(path: Path, root: Path, name: str) -> tuple[UnreadableFile
 def discover(paths: DataPaths, config: Config) -> list[Landed]:
     """Every file under landing/, with the source and area its folder says, in a stable order.
     Links are not followed into folders; what may not be read carries its problem."""
-    found = []
+    found: list[Landed] = []
     root = paths.landing
     if not root.exists():
         return found
@@ -362,7 +363,7 @@ def _ingest_batch(batch: list[Landed], reader: Reader, ledger: Ledger, known, fi
         return holder if holder is not None and holder != item.rel and not _elsewhere(holder, item, config) else None
 
     # one read per content: two copies in one batch are one file to read
-    wanted = {}
+    wanted: dict[str, Path] = {}
     for item in new:
         if item.problem is None and holder_of(item) is None:
             wanted.setdefault(sha_of[item.rel], item.path)
@@ -385,15 +386,16 @@ def _ingest_batch(batch: list[Landed], reader: Reader, ledger: Ledger, known, fi
         if problem is None:
             ok, value = tables[entry.sha256]
             problem, table = (None, value) if ok else (value, None)
-            if problem is None and wrong.get(item.rel) is not None:
-                problem = _misfiled(item, wrong[item.rel], config)
+            misfit = wrong.get(item.rel)
+            if problem is None and misfit is not None:
+                problem = _misfiled(item, misfit, config)
         if problem is not None:
             _refused(entry, problem, report, item)
             continue
         # this copy loads unless the ledger says a file loaded beside it took the content first;
         # a later copy in this batch is a duplicate of it
         first_by_content[entry.sha256] = item.rel
-        claiming.append((item, entry, table))
+        claiming.append((item, entry, cast(Table, table)))
 
     holders = ledger.claim_all([(e.sha256, i.rel, i.source, i.area) for i, e, _ in claiming], load_id)
     lost: dict[str, str] = {}

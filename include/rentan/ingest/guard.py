@@ -21,7 +21,9 @@ import resource
 import signal
 import time
 from multiprocessing import connection
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any, cast
 
 from rentan.core.settings import side_by_side
 from rentan.ingest.errors import UnreadableFile
@@ -191,7 +193,7 @@ class Reader:
             "never ends, a stalled network folder, or a file far larger than a list).",
             f"Membaca berkas melebihi {self.seconds:,.0f} detik dan dihentikan.")
 
-    def map(self, what: str, paths: list[Path]) -> list[tuple[bool, object]]:
+    def map(self, what: str, paths: list[Path]) -> list[tuple[bool, Any]]:
         """``what`` ("sha256" or "read") of every path, in the paths' order, as (True, value) or
         (False, UnreadableFile): a file that fails costs only its own result."""
         if not self.guarded:
@@ -211,25 +213,26 @@ class Reader:
                 child.conn.send((what, (paths[i],)))
                 busy[slot] = (i, time.monotonic() + self.seconds)
             wait_for = max(0.0, min(deadline for _, deadline in busy.values()) - time.monotonic())
-            by_conn = {self._children[slot].conn: slot for slot in busy}
+            working = {slot: self._children[slot] for slot in busy}
+            by_conn = {c.conn: slot for slot, c in working.items() if c is not None}
             for conn in connection.wait(list(by_conn), timeout=wait_for):
-                slot = by_conn[conn]
+                slot = by_conn[cast(Connection, conn)]
                 i, _ = busy.pop(slot)
                 try:
-                    out[i] = conn.recv()
+                    out[i] = cast(Connection, conn).recv()
                 except (EOFError, OSError):
-                    out[i] = (False, self._children[slot].died(self.memory_mb))
+                    out[i] = (False, cast(_Child, working[slot]).died(self.memory_mb))
                     self._children[slot] = None
             now = time.monotonic()
             for slot, (i, deadline) in list(busy.items()):
                 if now >= deadline:
-                    self._children[slot].kill()
+                    cast(_Child, working[slot]).kill()
                     self._children[slot] = None
                     busy.pop(slot)
                     out[i] = (False, self._timeout())
         return out  # type: ignore[return-value]
 
-    def _in_process(self, what: str, path: Path) -> tuple[bool, object]:
+    def _in_process(self, what: str, path: Path) -> tuple[bool, Any]:
         from rentan.ingest import readers
         try:
             return True, {"sha256": readers.sha256_of, "read": readers.read_table}[what](path)
@@ -241,7 +244,7 @@ class Reader:
     def _call(self, what: str, path: Path):
         ok, value = self.map(what, [path])[0]
         if not ok:
-            raise value
+            raise cast(UnreadableFile, value)
         return value
 
     def sha256(self, path: Path) -> str:

@@ -192,7 +192,7 @@ def _plan_xlsx(path: Path) -> SheetPlan:
         except (ET.ParseError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise corrupt(f"damaged workbook part: {exc}") from exc
         targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
-        sheets = []
+        sheets: list[tuple[int, str, str, str]] = []  # (index, name, state, part)
         for i, s in enumerate(book.findall("m:sheets/m:sheet", _NS)):
             target = targets.get(s.get(_REL_ID), "")
             part = (target.lstrip("/") if target.startswith("/")
@@ -223,13 +223,13 @@ def _plan_xlsx(path: Path) -> SheetPlan:
             warnings.append(f"hidden sheet(s) {', '.join(map(repr, hidden_before))} before {name!r} were not "
                             f"read; only the first visible sheet is")
         later = []
-        for s in sheets:
-            if s[0] == index or s[3] not in names or s[1] in hidden_before:
+        for other in sheets:
+            if other[0] == index or other[3] not in names or other[1] in hidden_before:
                 continue
-            with zf.open(s[3]) as fh:
+            with zf.open(other[3]) as fh:
                 head = fh.read(1 << 16)
             if _CELL_REF.search(head):
-                later.append(s[1])
+                later.append(other[1])
         if later:
             warnings.append(f"sheet(s) {', '.join(map(repr, later))} also hold cells and were not read; "
                             f"only the first visible sheet {name!r} is")

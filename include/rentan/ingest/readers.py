@@ -229,10 +229,7 @@ def _utf16_without_bom(head: bytes) -> str | None:
 def decode_text(raw: bytes) -> str:
     """Decode csv bytes: UTF-16 (Excel's "Unicode Text", with or without its byte order mark),
     UTF-8 (with or without BOM), else Windows-1252 as Excel on Windows writes."""
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        encoding = "utf-16"
-    else:
-        encoding = _utf16_without_bom(raw[:4096])
+    encoding: str | None = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else _utf16_without_bom(raw[:4096])
     if encoding:
         try:
             text = raw.decode(encoding)
@@ -260,7 +257,7 @@ def _delimiter(text: str) -> str:
         return csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
     except csv.Error:
         counts = {d: sample.count(d) for d in CSV_DELIMITERS}
-        return max(counts, key=counts.get) if max(counts.values()) else ","
+        return max(counts, key=lambda d: counts[d]) if max(counts.values()) else ","
 
 
 # a cell of a list or an extract is a name, an address, a note: 100,000 characters is no cell

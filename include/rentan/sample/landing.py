@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def manifest_entry(file: str, source: str, area: str, fmt: str, *, sheet: str = 
 
 
 def _write_table(path: Path, fmt: str, header: list[str], cols: list[np.ndarray], layout: Layout, sheet: str,
-                 created: dt.datetime, *, number_formats=None, date_format="dd/mm/yyyy", extra: list[Sheet] = ()):
+                 created: dt.datetime, *, number_formats=None, date_format="dd/mm/yyyy", extra: Sequence[Sheet] = ()):
     if fmt == "xlsx":
         main = Sheet(sheet, header, cols, layout, number_formats or {}, date_format)
         write_xlsx(path, [main, *extra], created)
@@ -175,7 +176,7 @@ def write_budget(rng: np.random.Generator, landing: Path, plan: pd.DataFrame, li
             else:
                 values[m] = arr.astype(str).astype(object)
         cols += [values["pagu_add"], values["anggaran_iuran"], values["workers_budgeted"], values["realisasi"]]
-        title = ()
+        title: tuple[str | None, ...] = ()
         if titled[i]:
             reg_name = cfg.regencies[v["regency"]].name.upper()
             title = (f"PEMERINTAH {reg_name}", f"DESA {v['village_name'].upper()}",

@@ -79,7 +79,7 @@ def date_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y, m, day
 
 
-def from_parts(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+def from_parts(y: np.ndarray, m: np.ndarray | int, d: np.ndarray | int) -> np.ndarray:
     months = (np.asarray(y) - 1970) * 12 + (np.asarray(m) - 1)
     return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + np.asarray(d) - 1
 

@@ -186,7 +186,7 @@ def render(rng: np.random.Generator, rows: pd.DataFrame, plan: pd.DataFrame, per
     date[sel] = birth[sel].astype("datetime64[D]").astype(object)
     bad = cls == "bad_date"
     bad_text, _ = defects.bad_dates(rng, date_parts(birth[bad])[0])
-    date[bad] = np.where(is_xlsx[bad] & (bad_text == ""), None, bad_text)
+    date[bad] = np.where(is_xlsx[bad] & (bad_text == ""), np.array(None, dtype=object), bad_text)
     date_format[bad] = "bad"
     cells["tanggal_lahir"] = date
 

@@ -8,6 +8,8 @@ cell (typed by hand), so a mapping must strip before it compares.
 
 from __future__ import annotations
 
+from typing import Any
+
 # Canonical field names of a submission row, in the order the regencies' circulars list them.
 FIELDS = (
     "no",
@@ -141,7 +143,7 @@ REGENCY_STYLE: dict[str, dict] = {
 # Fallback for a regency added to the configuration after this module was written.
 DEFAULT_STYLE_REGENCY = "lahat"
 
-CSV_FORMATS = {
+CSV_FORMATS: dict[str, dict[str, Any]] = {
     "csv_comma_utf8": {"sep": ",", "encoding": "utf-8", "bom": False, "newline": "\n", "decimal": "."},
     "csv_comma_utf8_bom": {"sep": ",", "encoding": "utf-8", "bom": True, "newline": "\r\n", "decimal": "."},
     "csv_semicolon_cp1252": {"sep": ";", "encoding": "cp1252", "bom": False, "newline": "\r\n", "decimal": ","},

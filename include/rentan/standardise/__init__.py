@@ -364,13 +364,14 @@ def standardise(
             if (e.status == LOADED and e.sha256 not in done and (not areas or e.area in areas)
                     and (not sources or e.source in sources)):
                 pending[(e.source, e.area)].append(e)
-        validator = Validator(paths.root / "gx") if pending else None
+        validator: Validator | None = None  # made with the first batch: GX takes seconds to import
         for (source, area), entries in sorted(pending.items()):
             regency = config.regencies.get(area) if config.sources[source] == "regency" else None
             branch = config.branches.get(area) if config.sources[source] == "branch" else None
             ctx = Context(today=today, regency=regency, resolver=VillageResolver(regency.code) if regency else None,
                           branch_resolvers=[VillageResolver(config.regencies[r].code) for r in branch.regencies]
                           if branch and source == "membership" else [])
+            validator = validator or Validator(paths.root / "gx")
             records, lists = _area_batch(source, area, entries, paths, ctx, validator, load_id, report)
             ledger.record_all(records)
             if lists:

@@ -31,6 +31,12 @@ class Context:
     # for sources filed by branch: one resolver per regency the branch serves (payer villages)
     branch_resolvers: list[VillageResolver] = field(default_factory=list)
 
+    def of_regency(self) -> tuple[Regency, VillageResolver]:
+        """The regency and its villages, for a source filed by regency."""
+        if self.regency is None or self.resolver is None:
+            raise ValueError("a source filed by regency is standardised with its regency's villages")
+        return self.regency, self.resolver
+
 
 def _regency_prefixes() -> set[str]:
     return set(reference_regencies()["code"])
@@ -150,7 +156,8 @@ def submissions(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.D
     birth = _birth_dates(rows["tanggal_lahir"], ctx)
     name = person_name(rows["nama"])
     sex_given = parse_sex(rows["jenis_kelamin"])
-    villages = ctx.resolver.resolve(rows["desa"], rows["kecamatan"])
+    regency, resolver = ctx.of_regency()
+    villages = resolver.resolve(rows["desa"], rows["kecamatan"])
 
     # rows whose village name is shared by several villages of the regency: the file is one
     # village's list, so its other rows say which one is meant
@@ -165,13 +172,13 @@ def submissions(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.D
     # ("KOTA AAYA" in Kota Raya's list is Kota Raya, not Kota Jaya)
     typo = ((villages["village_match"] == "fuzzy") & fv.notna() & villages["village_code"].ne(fv).fillna(False)).to_numpy()
     if typo.any():
-        own = ctx.resolver.near_own(rows.loc[typo, "desa"], fv[typo])
+        own = resolver.near_own(rows.loc[typo, "desa"], fv[typo])
         villages.loc[own.index[own], "village_code"] = fv[own.index[own]]
         villages.loc[own.index[own], "village_match"] = "file"
     still_amb = villages["village_match"] == "ambiguous"
     if still_amb.any():
         villages.loc[still_amb, "village_suggestions"] = villages.loc[still_amb, "village_suggestions"].map(
-            lambda s: ctx.resolver.describe(s.split("; ")))
+            lambda s: resolver.describe(s.split("; ")))
 
     village_reason = pd.Series(pd.NA, index=idx, dtype="string")
     village_reason[villages["village_match"] == "missing"] = "village_missing"
@@ -179,7 +186,7 @@ def submissions(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.D
 
     year = checked_int(rows["tahun"], 4)
     return pd.DataFrame({
-        "regency_code": ctx.regency.code,
+        "regency_code": regency.code,
         "nik": nik["nik"], "nik_reason": nik["nik_reason"], "nik_birth_date": nik["nik_birth_date"],
         "nik_sex": nik["nik_sex"], "nik_regency": nik["nik_regency"],
         "name": name["name"], "name_reason": name["reason"], "name_norm": normalise_name(name["name"]),
@@ -268,13 +275,14 @@ def claims(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.DataFr
 def budget(rows: pd.DataFrame, numeric: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     idx = rows.index
     by_code = _code_form(rows["kode_desa"])
-    known = by_code.isin(ctx.resolver.codes).fillna(False)
-    by_name = ctx.resolver.resolve(rows["nama_desa"])
+    regency, resolver = ctx.of_regency()
+    known = by_code.isin(resolver.codes).fillna(False)
+    by_name = resolver.resolve(rows["nama_desa"])
     code = by_code.where(known, by_name["village_code"])
     year = checked_int(rows["tahun_anggaran"], 4)
     year = year.where(year.between(2000, ctx.today.year + 1).fillna(False))
     return pd.DataFrame({
-        "regency_code": ctx.regency.code,
+        "regency_code": regency.code,
         "village_code": code.astype("string"),
         "village_reason": _reason_where(code.isna(), "village_unknown", idx),
         "village_suggestions": by_name["village_suggestions"],

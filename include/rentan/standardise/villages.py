@@ -7,6 +7,7 @@ named district. Work is done per distinct (village, district) pair, never per ro
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
@@ -93,8 +94,10 @@ class VillageResolver:
         name_key = self.ref.set_index("code")["vkey"]
         a = place_key(typed).fillna("").to_numpy(dtype=object)
         b = own.map(name_key).fillna("").to_numpy(dtype=object)
-        scores = process.cpdist(list(a), list(b), scorer=fuzz.ratio) if len(a) else []
-        return pd.Series(pd.array(scores) >= FUZZY_CUTOFF_IN_DISTRICT if len(a) else [], index=typed.index, dtype=bool)
+        if not len(a):
+            return pd.Series([], index=typed.index, dtype=bool)
+        scores = process.cpdist(list(a), list(b), scorer=fuzz.ratio)
+        return pd.Series(np.asarray(scores) >= FUZZY_CUTOFF_IN_DISTRICT, index=typed.index, dtype=bool)
 
     def describe(self, codes: list[str]) -> str:
         """'Tanjung Alam (Kec. Jarai); Tanjung Alam (Kec. Gumay Ulu)' for a list of codes."""
