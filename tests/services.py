@@ -20,7 +20,7 @@ from rentan.exports.xlsx import write_xlsx
 AIRFLOW = [sys.executable, "-m", "airflow"]
 
 
-def freefree_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -145,7 +145,7 @@ def test_ingest_loads_good_files_records_bad_ones_and_goes_on(data_root, landing
 def test_batches_of_any_size_load_the_same(data_root, landing, monkeypatch, tmp_path):
     """Files are read and recorded a batch at a time: batches of two give what one batch gives,
     a copy in another batch is still a duplicate, and the ledger keeps the landing order."""
-    import rentan.ingest as ingest_mod
+    from rentan.ingest import batch as ingest_mod
 
     whole = tmp_path / "whole"
     shutil.copytree(data_root, whole)
