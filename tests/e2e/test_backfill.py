@@ -38,7 +38,7 @@ def landing(tmp_path_factory):
 
 def test_a_backfilled_week_equals_single_runs(dagbag, landing, tmp_path, extracts_not_required):
     # the sample's branch extracts arrive after this week: its nights are incomplete, which is
-    # not what this test is about (tests/test_completeness.py is)
+    # not what this test is about (tests/e2e/test_completeness.py is)
     backfilled = tmp_path / "backfilled"
     shutil.copytree(landing, backfilled)  # copytree keeps the files' delivery times
     for day in WEEK:  # what `airflow backfill create` does: one run per logical date, in order
