@@ -47,6 +47,13 @@ class Programme:
     revision_share: float = 0.5
     # what villages write under SUMBER DANA (the submission template's dropdown offers these)
     funding_sources: tuple[str, ...] = ("ADD",)
+    # how close (rapidfuzz ratio, 0-100) a typed village name must be to an official one: within
+    # the district the row names, and anywhere in the regency (a one-letter typo in a short name
+    # scores about 80; made-up names score well below)
+    village_fuzzy_cutoff_in_district: int = 75
+    village_fuzzy_cutoff_in_regency: int = 85
+    # how long a night's identity tables are kept for its marts and exports (and a retry of them)
+    identity_snapshot_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,9 @@ def _parse(raw: dict) -> Config:
         branch_extracts=_extracts(prog.get("branch_extracts") or {}),
         revision_share=float(prog.get("revision_share", 0.5)),
         funding_sources=tuple(str(f) for f in prog.get("funding_sources") or ["ADD"]),
+        village_fuzzy_cutoff_in_district=int((prog.get("village_names") or {}).get("fuzzy_cutoff_in_district", 75)),
+        village_fuzzy_cutoff_in_regency=int((prog.get("village_names") or {}).get("fuzzy_cutoff_in_regency", 85)),
+        identity_snapshot_days=int((prog.get("retention") or {}).get("identity_snapshot_days", 7)),
     )
     branches = {
         slug: Branch(slug=slug, name=b["name"], regencies=tuple(b["regencies"]),

@@ -80,13 +80,9 @@ def merge_ledger(con: duckdb.DuckDBPyConnection, paths: DataPaths, load_id: str,
     return con.execute(f"select count(*) from '{target.as_posix()}'").fetchall()[0][0]
 
 
-# a snapshot's identity tables are kept this long after they were written: long enough for its
-# marts and exports (and a retry of them); a backfilled night writes its own again
-KEEP_SNAPSHOTS_FOR = dt.timedelta(days=7)
-
-
-def _forget_old_snapshots(current: Path) -> None:
-    oldest = (dt.datetime.now() - KEEP_SNAPSHOTS_FOR).timestamp()
+def _forget_old_snapshots(current: Path, keep_days: int) -> None:
+    """Snapshots written more than ``keep_days`` ago (the programme's ``retention``) are removed."""
+    oldest = (dt.datetime.now() - dt.timedelta(days=keep_days)).timestamp()
     for d in current.parent.iterdir():
         if d.is_dir() and d != current and not d.name.startswith(".") and d.stat().st_mtime < oldest:
             shutil.rmtree(d, ignore_errors=True)
@@ -129,7 +125,7 @@ def write(con: duckdb.DuckDBPyConnection, paths: DataPaths, stage: Path, queue: 
     return lines
 
 
-def publish(paths: DataPaths, stage: Path, snapshot: dt.date, load_id: str) -> None:
+def publish(paths: DataPaths, stage: Path, snapshot: dt.date, load_id: str, keep_days: int) -> None:
     """Tonight's tables moved into place: the snapshot's own copy first (hard links: no data
     copied), swapped in whole, so a night's marts read its own night's persons even if another
     night (a backfill) has run since; then the latest night's tables under silver."""
@@ -145,7 +141,7 @@ def publish(paths: DataPaths, stage: Path, snapshot: dt.date, load_id: str) -> N
         os.link(src, version / rel)
     paths.identity_dir(snapshot).parent.mkdir(parents=True, exist_ok=True)
     replace_dir(version, paths.identity_dir(snapshot))
-    _forget_old_snapshots(paths.identity_dir(snapshot))
+    _forget_old_snapshots(paths.identity_dir(snapshot), keep_days)
     _publish(stage / "persons.parquet", out / "persons" / "persons.parquet")
     for part in produced:
         _publish(part / "candidates.parquet", out / "enrolment_candidates" / part.name / "candidates.parquet")

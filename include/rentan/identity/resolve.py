@@ -73,7 +73,7 @@ def resolve(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date,
         n_persons = con.execute("select count(distinct person_key) from keyed").fetchall()[0][0]
         n_over = con.execute("select count(*) filter (where over_quota) from candidates").fetchall()[0][0]
         clock.lap("write")
-    outputs.publish(paths, stage, snapshot, load_id)
+    outputs.publish(paths, stage, snapshot, load_id, config.programme.identity_snapshot_days)
     shutil.rmtree(work, ignore_errors=True)
     report = {
         "load_id": load_id, "snapshot": snapshot.isoformat(), "records": int(n_records),

@@ -24,13 +24,15 @@ from rentan.core.ledger import Ledger
 from rentan.core.night import end_of_day as snapshot_cutoff
 from rentan.core.paths import IDENTITY_TABLES, DataPaths
 from rentan.identity import hmac_sql, hmac_sql_pads
-from rentan.marts.names import MARTS
+from rentan.marts.names import AGE_BANDS, MARTS
 from rentan.quality import completeness
 from rentan.reference import villages as reference_villages
 
-AGE_BAND = """case when {age} is null then 'unknown' when {age} < 25 then '<25' when {age} < 35 then '25-34'
-                   when {age} < 45 then '35-44' when {age} < 55 then '45-54' when {age} < 65 then '55-64'
-                   else '65+' end"""
+
+def age_band(age: str) -> str:
+    """SQL for the analysts' age band of ``age`` (``AGE_BANDS``; the gold suites allow the same)."""
+    whens = " ".join(f"when {age} < {upper} then '{label}'" for upper, label in AGE_BANDS if upper is not None)
+    return f"case when {age} is null then 'unknown' {whens} else '{AGE_BANDS[-1][1]}' end"
 
 
 def _read(paths: DataPaths, layer: str, table: str, empty: str, snapshot: dt.date | None = None) -> str:
@@ -115,7 +117,7 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
     con.execute(f"""
         create table fact_enrolment as
         select record_id, person_key, village_code, district_code, regency_code, c.area as regency, funding_source,
-               status, reason, duplicate_of, matched_by, {AGE_BAND.format(age='c.age')} as age_band,
+               status, reason, duplicate_of, matched_by, {age_band('c.age')} as age_band,
                over_quota, quota_rank::integer as quota_rank
         from {cand} c order by record_id""")
     mem = _read(paths, "silver", "membership",
@@ -171,7 +173,7 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
            f"(month(birth_date) = {snapshot.month} and day(birth_date) > {snapshot.day}) then 1 else 0 end")
     con.execute(f"""
         create table dim_person as
-        select person_key, {AGE_BAND.format(age=age)} as age_band, niks::integer as niks,
+        select person_key, {age_band(age)} as age_band, niks::integer as niks,
                proposals::integer as proposals, memberships::integer as memberships
         from {persons} order by person_key""")
     sub_q = _read(paths, "quarantine", "submissions", "village_code varchar, file_sha256 varchar, row_number integer")

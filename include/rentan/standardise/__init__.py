@@ -51,8 +51,11 @@ class ConservationError(RuntimeError):
 
 
 def rules_version() -> str:
-    """Changes when a suite, a header spelling or the code changes: files are then redone."""
+    """Changes when a suite, a header spelling, a village-name cut-off or the code changes: files
+    are then redone."""
+    p = load_config().programme
     h = hashlib.sha256(rentan.__version__.encode())
+    h.update(f"{p.village_fuzzy_cutoff_in_district},{p.village_fuzzy_cutoff_in_regency}".encode())
     for f in [*sorted(EXPECTATIONS_DIR.glob("*.json")), HEADERS_FILE]:
         h.update(f.name.encode())
         h.update(f.read_bytes())
@@ -368,8 +371,10 @@ def standardise(
         for (source, area), entries in sorted(pending.items()):
             regency = config.regencies.get(area) if config.sources[source] == "regency" else None
             branch = config.branches.get(area) if config.sources[source] == "branch" else None
-            ctx = Context(today=today, regency=regency, resolver=VillageResolver(regency.code) if regency else None,
-                          branch_resolvers=[VillageResolver(config.regencies[r].code) for r in branch.regencies]
+            cutoffs = (config.programme.village_fuzzy_cutoff_in_district, config.programme.village_fuzzy_cutoff_in_regency)
+            ctx = Context(today=today, regency=regency,
+                          resolver=VillageResolver(regency.code, cutoffs) if regency else None,
+                          branch_resolvers=[VillageResolver(config.regencies[r].code, cutoffs) for r in branch.regencies]
                           if branch and source == "membership" else [])
             validator = validator or Validator(paths.root / "gx")
             records, lists = _area_batch(source, area, entries, paths, ctx, validator, load_id, report)

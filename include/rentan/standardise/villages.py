@@ -14,9 +14,6 @@ from rapidfuzz import fuzz, process
 from rentan.reference import place_key
 from rentan.reference import villages as reference_villages
 
-# a one-letter typo in a short name scores about 80; made-up names score well below
-FUZZY_CUTOFF_IN_DISTRICT = 75
-FUZZY_CUTOFF_IN_REGENCY = 85
 SUGGESTIONS = 3
 
 
@@ -29,7 +26,10 @@ def _code_form(s: pd.Series) -> pd.Series:
 
 
 class VillageResolver:
-    def __init__(self, regency_code: str):
+    def __init__(self, regency_code: str, cutoffs: tuple[int, int] = (75, 85)):
+        """``cutoffs``: how close a typed name must be within its district, and in the regency
+        (the programme's ``village_names`` in the configuration)."""
+        self.cutoff_in_district, self.cutoff_in_regency = cutoffs
         ref = reference_villages([regency_code])
         self.ref = ref.assign(vkey=place_key(ref["name"]), dkey=place_key(ref["district_name"]))
         self.codes = set(ref["code"])
@@ -59,11 +59,11 @@ class VillageResolver:
         if district:
             local = self.ref[self.ref["dkey"] == district]
             hit = process.extractOne(vkey, local["vkey"].tolist(), scorer=fuzz.ratio,
-                                     score_cutoff=FUZZY_CUTOFF_IN_DISTRICT)
+                                     score_cutoff=self.cutoff_in_district)
             if hit:
                 return local["code"].iloc[hit[2]], "fuzzy", []
         hits = process.extract(vkey, self.ref["vkey"].tolist(), scorer=fuzz.ratio, limit=SUGGESTIONS)
-        if hits and hits[0][1] >= FUZZY_CUTOFF_IN_REGENCY and (len(hits) < 2 or hits[1][1] < hits[0][1]):
+        if hits and hits[0][1] >= self.cutoff_in_regency and (len(hits) < 2 or hits[1][1] < hits[0][1]):
             return self.ref["code"].iloc[hits[0][2]], "fuzzy", []
         return None, "unknown", [self.ref["name"].iloc[h[2]] for h in hits]
 
@@ -97,7 +97,7 @@ class VillageResolver:
         if not len(a):
             return pd.Series([], index=typed.index, dtype=bool)
         scores = process.cpdist(list(a), list(b), scorer=fuzz.ratio)
-        return pd.Series(np.asarray(scores) >= FUZZY_CUTOFF_IN_DISTRICT, index=typed.index, dtype=bool)
+        return pd.Series(np.asarray(scores) >= self.cutoff_in_district, index=typed.index, dtype=bool)
 
     def describe(self, codes: list[str]) -> str:
         """'Tanjung Alam (Kec. Jarai); Tanjung Alam (Kec. Gumay Ulu)' for a list of codes."""
