@@ -11,16 +11,10 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-SOURCES = ("submissions", "membership", "claims", "budget")
-# Assets: what each stage produces, so other DAGs (an analysts' refresh, a data-quality report)
-# can be scheduled on them, and the lineage shows in Airflow's Assets view
-BRONZE = {s: Asset(name=f"rentan_bronze_{s}", uri=f"rentan://warehouse/bronze/{s}", group="rentan") for s in SOURCES}
-SILVER = {s: Asset(name=f"rentan_silver_{s}", uri=f"rentan://warehouse/silver/{s}", group="rentan") for s in SOURCES}
-PERSONS = Asset(name="rentan_persons", uri="rentan://warehouse/silver/enrolment_candidates", group="rentan")
-MARTS = Asset(name="rentan_marts", uri="rentan://warehouse/marts", group="rentan")
-EXPORTS = Asset(name="rentan_branch_exports", uri="rentan://exports/bpjs", group="rentan")
+# the sources and the stages' Assets live in one module of the library (light: no data, no I/O)
+from rentan.flow import BRONZE, DAG_ID, EXPORTS, MARTS, PERSONS, SILVER, SOURCES
 
 DOC = """
 ### rentan nightly load
@@ -66,7 +60,7 @@ _ALERT_EMAIL = os.environ.get("RENTAN_ALERT_EMAIL")  # an environment setting, n
 
 
 @dag(
-    dag_id="rentan_nightly",
+    dag_id=DAG_ID,
     description="Nightly load of village submissions, BPJS TK extracts and village budgets",
     doc_md=DOC,
     schedule="0 1 * * *",  # 01:00 WIB, after the branches' evening extracts
@@ -122,7 +116,8 @@ def rentan_nightly():
         return plan(params["areas"], load_id=run_id, snapshot_date=params["snapshot_date"],
                     run_type=dag_run.run_type, logical_date=dag_run.logical_date, run_after=dag_run.run_after)
 
-    # Airflow maps only over a task's whole return value: these pick each list out of the plan
+    # Airflow maps only over a task's whole return value, not one key of it (a mapped task's
+    # length is recorded for return values alone): these hand each list of the plan on
     @task
     def areas_of(planned: dict, source: str) -> list[str]:
         return planned[f"areas_{source}"]
@@ -131,20 +126,16 @@ def rentan_nightly():
     def branches_of(planned: dict) -> list[str]:
         return planned["branches"]
 
-    def load_task(source: str):
-        # the regency or branch names the mapped task in the UI and in alerts, not its index
-        @task(task_id=f"load_{source}", outlets=[BRONZE[source], SILVER[source]],
-              map_index_template="{{ task.op_kwargs['area'] }}")
-        def load(area: str, night: dict, run_id=None, outlet_events=None) -> dict:
-            from rentan import events
-            from rentan.pipeline import run_load
+    # one source of one regency or branch; the area names the mapped task in the UI and in alerts
+    @task(map_index_template="{{ task.op_kwargs['area'] }}")
+    def load(source: str, area: str, night: dict, run_id=None, outlet_events=None) -> dict:
+        from rentan import events
+        from rentan.pipeline import run_load
 
-            report = run_load(load_id=run_id, source=source, area=area, night=night)
-            for asset in (BRONZE[source], SILVER[source]):
-                outlet_events[asset].extra = events.load(report, night["snapshot"])
-            return report
-
-        return load
+        report = run_load(load_id=run_id, source=source, area=area, night=night)
+        for asset in (BRONZE[source], SILVER[source]):
+            outlet_events[asset].extra = events.load(report, night["snapshot"])
+        return report
 
     @task
     def load_unfiled(run_id=None) -> dict:
@@ -196,11 +187,12 @@ def rentan_nightly():
 
     planned = plan()
     night = planned["night"]
-    loads = [load_task(s).partial(night=night).expand(area=areas_of.override(task_id=f"areas_{s}")(planned, s))
-             for s in SOURCES]
-    validation_gate().set_upstream(loads)
+    loads = [load.override(task_id=f"load_{s}", outlets=[BRONZE[s], SILVER[s]])
+             .partial(source=s, night=night)
+             .expand(area=areas_of.override(task_id=f"areas_{s}")(planned, s)) for s in SOURCES]
+    loads >> validation_gate()
     resolved = identity(night)
-    resolved.set_upstream([*loads, load_unfiled()])
+    [*loads, load_unfiled()] >> resolved
     export.partial(published=marts(night, resolved)).expand(branch=branches_of(planned))
 
 

@@ -25,11 +25,10 @@ import duckdb
 
 from rentan.core.night import WIB
 from rentan.core.night import end_of_day as snapshot_cutoff
-from rentan.core.paths import DataPaths
+from rentan.core.paths import SOURCES, DataPaths
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("submissions", "membership", "claims", "budget")
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:72rem;color:#1f2933;

@@ -7,7 +7,7 @@ import json
 import duckdb
 
 from rentan.core.ledger import DUPLICATE, LOADED, UNREADABLE, Ledger
-from rentan.core.paths import DataPaths
+from rentan.core.paths import SOURCES, DataPaths
 
 
 def bronze_glob(paths: DataPaths, source: str = "*") -> str:
@@ -32,7 +32,7 @@ def bronze_rows(paths: DataPaths) -> list[tuple[str, str, int]]:
 def source_globs(paths: DataPaths, layer: str) -> list[str]:
     """One glob per received source that has files in the layer (silver also holds identity tables)."""
     return [(paths.warehouse / layer / s / "*" / "*.parquet").as_posix()
-            for s in ("submissions", "membership", "claims", "budget")
+            for s in SOURCES
             if any((paths.warehouse / layer / s).glob("*/*.parquet"))]
 
 

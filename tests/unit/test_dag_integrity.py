@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rentan.flow import SOURCES
+
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 
@@ -37,7 +39,6 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag):
             assert t.owner and t.owner != "airflow", f"{dag_id}.{t.task_id} has no owner"
 
 
-SOURCES = ("submissions", "membership", "claims", "budget")
 
 
 def test_nightly_reads_like_the_data_flow(dagbag):
@@ -96,3 +97,29 @@ def test_dag_files_do_no_io_at_parse_time(path):
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and not node.value.args:
             continue  # calling a @dag factory
         raise AssertionError(f"{path.name}:{node.lineno}: top-level statement that may run work at parse time")
+
+
+def test_the_dag_edges_are_the_data_flow(dagbag):
+    """Every edge of the nightly DAG, and no other: the plan hands the night to each stage, each
+    source's areas feed its mapped load, the loads feed identity and the gate, identity the marts,
+    the marts each branch's export."""
+    dag = dagbag.dags["rentan_nightly"]
+    edges = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
+    expected = {("plan", "branches_of"), ("plan", "identity"), ("plan", "marts"), ("load_unfiled", "identity"),
+                ("identity", "marts"), ("marts", "export"), ("branches_of", "export")}
+    for s in SOURCES:
+        expected |= {("plan", f"areas_{s}"), ("plan", f"load_{s}"), (f"areas_{s}", f"load_{s}"),
+                     (f"load_{s}", "validation_gate"), (f"load_{s}", "identity")}
+    assert edges == expected, f"missing {sorted(expected - edges)}; unexpected {sorted(edges - expected)}"
+
+
+def test_what_the_dag_file_imports_at_parse_time_is_light():
+    """The DAG file imports rentan.flow at parse time: the sources and Assets, without the data
+    libraries (pandas, pyarrow, DuckDB, Great Expectations) a parse must not pay for."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, rentan.flow; heavy = {'pandas', 'pyarrow', 'duckdb', 'great_expectations'} & set(sys.modules); "
+             "print(sorted(heavy))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

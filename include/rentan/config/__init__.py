@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from rentan.core.paths import SOURCES
+
 DEFAULT_CONFIG = Path(__file__).with_name("regencies.yaml")
 
 
@@ -209,6 +211,9 @@ def _parse(raw: dict) -> Config:
             if slug not in regencies:
                 raise ValueError(f"branch {b.slug!r} serves regency {slug!r}, which is not configured")
     sources = {name: s["area"] for name, s in raw["sources"].items()}
+    if set(sources) != set(SOURCES):
+        # the nightly DAG has one load task per known source: another would never be loaded
+        raise ValueError(f"configured sources {sorted(sources)}; rentan loads {sorted(SOURCES)}")
     return Config(programme=programme, regencies=regencies, branches=branches, sources=sources)
 
 

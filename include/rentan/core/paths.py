@@ -21,6 +21,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+# what arrives, each in its own folder of the landing zone (landing/<source>/<area>/); the
+# configuration says which are filed by regency and which by branch
+SOURCES = ("submissions", "membership", "claims", "budget")
 LAYERS = ("bronze", "silver", "quarantine", "marts")
 # identity's outputs, kept per snapshot under silver/identity/<date>/ (and the last night run's
 # also at silver/<table>/): a night's marts and exports read their own night's
