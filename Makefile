@@ -94,10 +94,10 @@ SPLINK_VENV ?= $(RENTAN_DATA)/bench/splink-venv
 # the nights beside their floor: the default sample (and its night through Airflow), two provinces
 BENCH_ARGS ?= --scale 1 --airflow --regencies 16,18
 bench: install $(SPLINK_VENV)/.installed ## the nights beside their floor, identity beside Splink, storage, the CLI
-	$(BIN)/python -m rentan.bench $(BENCH_ARGS)
-	$(BIN)/python -m rentan.bench_identity --splink-python $(SPLINK_VENV)/bin/python $(IDENTITY_ARGS)
-	$(BIN)/python -m rentan.bench_storage $(STORAGE_FILES)
-	$(BIN)/python -m rentan.bench_cli
+	$(BIN)/python -m rentan_dev.bench $(BENCH_ARGS)
+	$(BIN)/python -m rentan_dev.bench_identity --splink-python $(SPLINK_VENV)/bin/python $(IDENTITY_ARGS)
+	$(BIN)/python -m rentan_dev.bench_storage $(STORAGE_FILES)
+	$(BIN)/python -m rentan_dev.bench_cli
 
 # the linkage benchmark: ~1,000,000 records beside Splink, then national size (rentan alone)
 IDENTITY_ARGS ?= --compare 682000:320000 --national 8400000:20000000

@@ -21,15 +21,20 @@ def _snapshot(args) -> dt.date:
 
 
 def _sample(args) -> int:
-    from rentan.sample import generate
+    try:
+        from rentan_dev.sample import generate
+    except ImportError:
+        print("rentan sample: the sample generator is a development tool (include/rentan_dev), not part of "
+              "this installation; run it from a checkout of the repository (make install)", file=sys.stderr)
+        return 2
 
     if args.scenario == "reports":
-        from rentan.sample.scenario import generate_reports
+        from rentan_dev.sample.scenario import generate_reports
 
         summary = generate_reports(data_paths(args.data).root, seed=args.seed)
     elif args.regencies:
         from rentan.config import load_config
-        from rentan.sample.national import write_config
+        from rentan_dev.sample.national import write_config
 
         # the configuration the landing zone is made for; the pipeline reads it through RENTAN_CONFIG
         root = data_paths(args.data).root

@@ -29,7 +29,7 @@ def _run(dagbag, root, day: dt.date) -> None:
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory):
-    from rentan.sample import generate
+    from rentan_dev.sample import generate
 
     root = tmp_path_factory.mktemp("backfill-sample") / "data"
     generate(root, seed=11, scale=0.05, villages_limit=4)

@@ -19,7 +19,7 @@ SMALL = 0.05  # every defect class and file problem is still present at this sca
 
 @pytest.fixture(scope="module")
 def sample_root(tmp_path_factory):
-    from rentan.sample import generate
+    from rentan_dev.sample import generate
 
     root = tmp_path_factory.mktemp("nightly") / "data"
     generate(root, seed=7, scale=SMALL)

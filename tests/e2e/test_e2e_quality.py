@@ -17,7 +17,7 @@ NIGHT = {"snapshot_date": "2025-06-30"}
 
 @pytest.fixture(scope="module")
 def default_night(dagbag, tmp_path_factory):
-    from rentan.sample import generate
+    from rentan_dev.sample import generate
 
     root = tmp_path_factory.mktemp("default") / "data"
     generate(root)  # the default seed and scale, as `make demo`

@@ -21,7 +21,7 @@ SNAPSHOT = "2025-05-30"
 
 @pytest.fixture(scope="module")
 def reports(dagbag, tmp_path_factory):
-    from rentan.sample.scenario import generate_reports
+    from rentan_dev.sample.scenario import generate_reports
 
     root = tmp_path_factory.mktemp("reports") / "data"
     generate_reports(root)

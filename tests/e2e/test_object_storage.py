@@ -179,7 +179,7 @@ def test_the_ledger_must_be_a_shared_database_on_object_storage(store, monkeypat
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
-    from rentan.sample import generate
+    from rentan_dev.sample import generate
 
     root = tmp_path_factory.mktemp("store-sample") / "data"
     generate(root, seed=11, scale=0.05, villages_limit=4)

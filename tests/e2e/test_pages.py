@@ -50,7 +50,7 @@ def _review_pair(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def night(dagbag, tmp_path_factory):
-    from rentan.sample import generate
+    from rentan_dev.sample import generate
 
     root = tmp_path_factory.mktemp("pages") / "data"
     generate(root, seed=5, scale=0.05)

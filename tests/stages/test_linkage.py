@@ -1,4 +1,4 @@
-"""Identity on the hard linkage benchmark (``rentan.sample.linkage``), at a size CI can afford: the
+"""Identity on the hard linkage benchmark (``rentan_dev.sample.linkage``), at a size CI can afford: the
 figures ``make bench`` reports at a million records, held here at sixty thousand."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from rentan.core.settings import data_paths
 from rentan.identity import resolve
 from rentan.identity.evaluate import measure
-from rentan.sample.linkage import COMBINED, MEM_SCHEMA, NOISE, SUB_SCHEMA, generate
+from rentan_dev.sample.linkage import COMBINED, MEM_SCHEMA, NOISE, SUB_SCHEMA, generate
 
 SNAPSHOT = dt.date(2025, 6, 30)
 # the kinds of noise the field sees; a slip onto another person's NIK is measured, not held

@@ -19,8 +19,8 @@ import python_calamine
 import rentan
 from rentan.config import load_config
 from rentan.reference import districts
-from rentan.sample import CLASS_BY_NAME, DEFECT_CLASSES, HEADER_TEMPLATES, ROW_CLASSES, generate
-from rentan.sample.writers import slug
+from rentan_dev.sample import CLASS_BY_NAME, DEFECT_CLASSES, HEADER_TEMPLATES, ROW_CLASSES, generate
+from rentan_dev.sample.writers import slug
 
 SNAPSHOT = dt.date(2025, 6, 30)
 LIMIT = 40  # desa per regency: ~5,000 rows, enough for rates of 0.5 %
@@ -470,7 +470,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     a = _digests_after(tmp_path / "a", seed=11)
     # another process with another string-hash seed: no output may depend on set or dict order
     env = dict(os.environ, PYTHONHASHSEED="4242", PYTHONPATH=str(Path(rentan.__file__).parents[1]))
-    code = f"from rentan.sample import generate; generate({str(tmp_path / 'b')!r}, seed=11, villages_limit=3)"
+    code = f"from rentan_dev.sample import generate; generate({str(tmp_path / 'b')!r}, seed=11, villages_limit=3)"
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
     b = _digests(tmp_path / "b")
     assert a == b
@@ -536,7 +536,7 @@ def test_class_catalogue_is_consistent():
 
 
 def test_a_configuration_for_provinces_or_all_of_indonesia_comes_from_the_reference(tmp_path):
-    from rentan.sample.national import config_for, write_config
+    from rentan_dev.sample.national import config_for, write_config
 
     south = config_for(["16"])  # Sumatera Selatan: its 17 regencies and cities, 14 of them with desa
     assert len(south["regencies"]) == 14

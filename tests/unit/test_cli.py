@@ -41,7 +41,7 @@ def test_verbose_shows_the_traceback(tmp_path):
 @pytest.fixture
 def marts_root(tmp_path) -> Path:
     """A data root with two small published marts."""
-    from rentan.bench_cli import _marts
+    from rentan_dev.bench_cli import _marts
 
     root = tmp_path / "data"
     _marts(root)

@@ -152,8 +152,8 @@ def test_sex_variants():
 
 
 def test_every_header_spelling_villages_use_maps_to_its_field():
-    from rentan.sample.templates import HEADER_TEMPLATES
     from rentan.standardise.bronze import fields_of, header_index, header_key
+    from rentan_dev.sample.templates import HEADER_TEMPLATES
 
     index, fields = header_index("submissions"), fields_of("submissions")
     for regency, templates in HEADER_TEMPLATES.items():

@@ -1,4 +1,4 @@
-"""Linkage measured against the linkage benchmark's ground truth (``rentan.sample.linkage``).
+"""Linkage measured against the linkage benchmark's ground truth (``rentan_dev.sample.linkage``).
 
 Whatever made the clusters (rentan's identity stage, or a peer such as Splink), the input is one
 row per record, ``(record_id, cluster)``, and the figures are the same:

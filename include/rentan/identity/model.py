@@ -1,7 +1,7 @@
 """The matching model: m and u of every comparison level, the prior and the thresholds, read from
 ``model.yaml`` beside this file (or the file ``RENTAN_IDENTITY_MODEL`` names).
 
-The file is data, versioned with the code: ``python -m rentan.identity.train`` re-estimates m, u
+The file is data, versioned with the code: ``python -m rentan_dev.train`` re-estimates m, u
 and the prior from a labelled linkage benchmark and rewrites them, keeping the thresholds and the
 words. Its hash is identity's rules version: the merge ledger records which rules made each link.
 """

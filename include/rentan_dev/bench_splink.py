@@ -1,6 +1,6 @@
 """Splink 5 on DuckDB over the linkage benchmark's silver: the peer ``make bench`` measures rentan against.
 
-Run by ``rentan.bench_identity`` with the Python of Splink's own virtual environment (``make bench``
+Run by ``rentan_dev.bench_identity`` with the Python of Splink's own virtual environment (``make bench``
 installs it from ``requirements-splink.lock``), so it imports Splink, DuckDB and the standard library
 only, never rentan. It reads the same silver records rentan's identity reads, builds a model as
 Splink's documentation recommends for person data (a Damerau-Levenshtein NIK comparison, Splink's

@@ -23,10 +23,10 @@ from rentan.core.settings import data_paths
 from rentan.reference import districts as reference_districts
 from rentan.reference import regencies as reference_regencies
 from rentan.reference import villages as reference_villages
-from rentan.sample import budget as budget_mod
-from rentan.sample import landing, registry, submissions, truth
-from rentan.sample import villages as villages_mod
-from rentan.sample.defects import (
+from rentan_dev.sample import budget as budget_mod
+from rentan_dev.sample import landing, registry, submissions, truth
+from rentan_dev.sample import villages as villages_mod
+from rentan_dev.sample.defects import (
     CLASS_BY_NAME,
     DEFECT_CLASSES,
     DEFECT_RATES,
@@ -35,8 +35,8 @@ from rentan.sample.defects import (
     ROW_CLASSES,
     VARIATIONS,
 )
-from rentan.sample.people import assign_niks, make_people, name_pools
-from rentan.sample.templates import FIELDS, HEADER_TEMPLATES, header_spellings
+from rentan_dev.sample.people import assign_niks, make_people, name_pools
+from rentan_dev.sample.templates import FIELDS, HEADER_TEMPLATES, header_spellings
 
 __all__ = [
     "CLASS_BY_NAME",
@@ -78,7 +78,7 @@ def _prepare(root: Path) -> None:
         if p.exists():
             shutil.rmtree(p)
     paths.truth.mkdir(parents=True)
-    marker.write_text("written by rentan.sample.generate; landing/ and truth/ here are regenerated on each run\n")
+    marker.write_text("written by rentan_dev.sample.generate; landing/ and truth/ here are regenerated on each run\n")
     paths.landing.mkdir(parents=True)
 
 

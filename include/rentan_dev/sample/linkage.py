@@ -33,7 +33,9 @@ import pyarrow.parquet as pq
 
 from rentan.reference import regencies as reference_regencies
 from rentan.reference import villages as reference_villages
-from rentan.sample.people import (
+from rentan.standardise.names import normalise_name
+from rentan.standardise.nik import standardise_nik
+from rentan_dev.sample.people import (
     apply_placeholders,
     assign_niks,
     date_parts,
@@ -42,8 +44,6 @@ from rentan.sample.people import (
     from_parts,
     name_pools,
 )
-from rentan.standardise.names import normalise_name
-from rentan.standardise.nik import standardise_nik
 
 DEFAULT_SEED = 17
 SNAPSHOT = dt.date(2025, 6, 30)

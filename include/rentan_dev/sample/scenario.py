@@ -27,8 +27,8 @@ from rentan.config import Config, load_config
 from rentan.core.settings import data_paths
 from rentan.exports.xlsx import write_xlsx
 from rentan.reference import villages as reference_villages
-from rentan.sample import _prepare
-from rentan.sample.people import draw_names, name_pools
+from rentan_dev.sample import _prepare
+from rentan_dev.sample.people import draw_names, name_pools
 
 SNAPSHOT = dt.date(2025, 5, 30)
 DELIVERED = dt.datetime(2025, 5, 28, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))

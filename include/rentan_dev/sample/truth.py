@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rentan.sample.defects import FILE_CLASSES, MEMBERSHIP_CLASSES, ROW_CLASSES, VARIATIONS
+from rentan_dev.sample.defects import FILE_CLASSES, MEMBERSHIP_CLASSES, ROW_CLASSES, VARIATIONS
 
 
 def submission_truth(rows: pd.DataFrame, plan: pd.DataFrame, persons: pd.DataFrame, shown: pd.DataFrame,
@@ -108,7 +108,7 @@ def readme() -> str:
     variations = "\n".join(f"| `{k}` | {v} |" for k, v in VARIATIONS.items())
     return f"""# Ground truth of the generated landing zone
 
-Written by `rentan.sample.generate`; never read by the pipeline. Everything a check needs to know
+Written by `rentan_dev.sample.generate`; never read by the pipeline. Everything a check needs to know
 about `../landing/`: which rows are whose, what is wrong with them, and which files cannot be read.
 Paths (`file`) are relative to `landing/`, with `/` separators. Row numbers are 1-based as a
 spreadsheet shows them (csv: the line number, header line included). The header row of a file is the
@@ -180,7 +180,7 @@ Birth dates may also be registry placeholders (31 December, 1 July: persons.parq
 ## villages.csv: one row per desa considered
 village_code, village_name, district_code, district_name, regency, regency_code, branch, quota (per
 village on the snapshot date), status (`normal`: 70-100 % of quota x scale, `over_quota`: above it,
-`silent`: no file), rows, format, template (see `rentan.sample.templates.HEADER_TEMPLATES`), upper,
+`silent`: no file), rows, format, template (see `rentan_dev.sample.templates.HEADER_TEMPLATES`), upper,
 date_main, title_rows (count), blank_before, sheet, extra_sheet, header_space, sex_style, rt_style,
 phone_number, renewal, file, file_issue.
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rentan.config import Config
-from rentan.sample.people import NamePools, date_parts, draw_names, to_days
+from rentan_dev.sample.people import NamePools, date_parts, draw_names, to_days
 
 # Background members per regency at scale 1 with every village kept.
 BACKGROUND: dict[str, dict[str, int]] = {

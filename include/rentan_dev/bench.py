@@ -7,7 +7,7 @@ memory is not hidden by another's; a second night follows with no new file, the 
 that has nothing to do. Printed per stage: wall time, peak memory, files/s, rows/s, and the
 night's time as a multiple of the floor.
 
-Usage: ``python -m rentan.bench --scale 1`` (the default sample) or ``--regencies 16,18`` (every
+Usage: ``python -m rentan_dev.bench --scale 1`` (the default sample) or ``--regencies 16,18`` (every
 regency of Sumatera Selatan and Lampung, from the official reference) or ``--regencies all``.
 """
 
@@ -56,11 +56,11 @@ def _timed(queue, fn, *args) -> None:
 
 def _sample(root: str, scale: float, regencies: str | None) -> dict:
     from rentan.config import load_config
-    from rentan.sample import generate
+    from rentan_dev.sample import generate
 
     config = None
     if regencies:
-        from rentan.sample.national import write_config
+        from rentan_dev.sample.national import write_config
 
         config = load_config(write_config(regencies.split(","), Path(root) / "config" / "regencies.yaml"))
     s = generate(root, scale=scale, config=config)

@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from rentan.sample import defects
-from rentan.sample.people import NamePools, date_parts, display_names
-from rentan.sample.templates import (
+from rentan_dev.sample import defects
+from rentan_dev.sample.people import NamePools, date_parts, display_names
+from rentan_dev.sample.templates import (
     DATE_FORMAT_DRIFT,
     DATE_FORMATS_CSV,
     DATE_FORMATS_XLSX,
@@ -17,7 +17,7 @@ from rentan.sample.templates import (
     OCCUPATIONS,
     SUMBER_DANA,
 )
-from rentan.sample.villages import choice, csv_format, style, templates
+from rentan_dev.sample.villages import choice, csv_format, style, templates
 
 EXCEL_EPOCH_OFFSET = 25569  # Excel serial of 1970-01-01 (Excel counts from 1899-12-30)
 ROMAN = np.array(["I", "II", "III", "IV", "V", "VI"], dtype=object)

@@ -9,7 +9,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from rentan.config import Config
-from rentan.sample.templates import (
+from rentan_dev.sample.templates import (
     CSV_FORMATS,
     DATE_FORMATS_CSV,
     DATE_FORMATS_XLSX,
@@ -19,7 +19,7 @@ from rentan.sample.templates import (
     SHEET_NAMES,
     TITLE_LINES,
 )
-from rentan.sample.writers import slug
+from rentan_dev.sample.writers import slug
 
 SILENT_SHARE = 0.10
 OVER_QUOTA_SHARE = 0.05

@@ -1,5 +1,5 @@
-"""``python -m rentan.identity.train``: m, u and the prior of the matching model, from a labelled
-linkage benchmark (``rentan.sample.linkage``, with a seed of its own, not the one ``make bench``
+"""``python -m rentan_dev.train``: m, u and the prior of the matching model, from a labelled
+linkage benchmark (``rentan_dev.sample.linkage``, with a seed of its own, not the one ``make bench``
 measures with).
 
 The benchmark's records go through the very blocking passes and comparisons identity runs; each
@@ -86,7 +86,7 @@ def estimate(pairs: pd.DataFrame) -> tuple[dict, float]:
 def main(argv: list[str] | None = None) -> int:
     from rentan.identity.matching import weights
     from rentan.identity.model import MODEL_FILE, load_model, save_estimates
-    from rentan.sample.linkage import generate
+    from rentan_dev.sample.linkage import generate
 
     parser = argparse.ArgumentParser(prog="rentan-identity-train", description=__doc__)
     parser.add_argument("--proposals", type=int, default=682_000)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.save_pairs:
             pairs.to_parquet(args.save_pairs)
         est, prior = estimate(pairs)
-        what = (f"rentan.sample.linkage seed {args.seed}: {args.proposals:,} proposals, {args.members:,} members, "
+        what = (f"rentan_dev.sample.linkage seed {args.seed}: {args.proposals:,} proposals, {args.members:,} members, "
                 f"provinces {' '.join(args.provinces) or 'all'}; {len(pairs):,} candidate pairs")
         for comp, levels in est.items():
             print(comp)

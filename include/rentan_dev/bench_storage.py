@@ -4,7 +4,7 @@ A warehouse of N small files on a store that is a local folder behind fsspec (so
 is out of the figures and what remains is ours: listing, cache keys, hard links, the walk that
 finds changes; fsspec's in-memory store would not do, its lookups scan every key). Times a cold
 checkout (every file downloaded into the cache), a warm one (all cached: list and link), a push
-with nothing changed and a push with 1% new files. Usage: ``python -m rentan.bench_storage 84000``.
+with nothing changed and a push with 1% new files. Usage: ``python -m rentan_dev.bench_storage 84000``.
 """
 
 from __future__ import annotations

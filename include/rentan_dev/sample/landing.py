@@ -13,12 +13,12 @@ import xlsxwriter
 
 from rentan.config import Config
 from rentan.core.progress import track
-from rentan.sample import budget as budget_mod
-from rentan.sample.people import date_parts
-from rentan.sample.submissions import file_columns
-from rentan.sample.templates import CSV_FORMATS
-from rentan.sample.villages import templates
-from rentan.sample.writers import Layout, Sheet, csv_bytes, slug, write_bytes, write_xlsx
+from rentan_dev.sample import budget as budget_mod
+from rentan_dev.sample.people import date_parts
+from rentan_dev.sample.submissions import file_columns
+from rentan_dev.sample.templates import CSV_FORMATS
+from rentan_dev.sample.villages import templates
+from rentan_dev.sample.writers import Layout, Sheet, csv_bytes, slug, write_bytes, write_xlsx
 
 DATE_CELL_FORMATS = ("dd/mm/yyyy", "dd/mm/yyyy", "dd-mm-yyyy", "d mmmm yyyy", "yyyy-mm-dd")
 CORRUPT_KEEP = 0.55  # share of an xlsx's bytes that arrived

@@ -1,13 +1,13 @@
-"""``make bench``'s identity benchmark: the linkage benchmark (``rentan.sample.linkage``) beside Splink.
+"""``make bench``'s identity benchmark: the linkage benchmark (``rentan_dev.sample.linkage``) beside Splink.
 
 ``--compare P:M`` writes P proposals and M members (the provinces of South Sumatra and Lampung)
 and measures, on the same records and in the same run, rentan's identity stage (``resolve``, in
-a process of its own: wall time and peak memory) and Splink 5 on DuckDB (``rentan.bench_splink``,
+a process of its own: wall time and peak memory) and Splink 5 on DuckDB (``rentan_dev.bench_splink``,
 run with the Python of its own virtual environment, ``--splink-python``); Splink's clusters are
 taken at its best threshold against the ground truth, rentan's as they come. It prints one table
 of both, with recall per noise kind. ``--national P:M`` writes P proposals and M members over all
 of Indonesia and measures rentan alone. Usage:
-``python -m rentan.bench_identity --splink-python PY --compare 682000:320000 --national 8400000:20000000``.
+``python -m rentan_dev.bench_identity --splink-python PY --compare 682000:320000 --national 8400000:20000000``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rentan.bench import _measure
+from rentan_dev.bench import _measure
 
 # thresholds on Splink's match probability tried for its best F1 (its clusters at each)
 SPLINK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999)
@@ -37,7 +37,7 @@ NATIONAL_MEMORY = "8GB"
 
 
 def _generate(root: str, proposals: int, members: int, provinces: tuple[str, ...] | None) -> dict:
-    from rentan.sample.linkage import generate
+    from rentan_dev.sample.linkage import generate
 
     return generate(root, proposals=proposals, members=members, provinces=provinces)
 
