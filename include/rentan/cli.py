@@ -192,12 +192,18 @@ def _summary(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rentan", description=__doc__)
     parser.add_argument("--data", help="data root (default: $RENTAN_DATA, else ./data of the repository)")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
+    _sample_command(sub)
+    _stage_commands(sub)
+    _other_commands(sub)
+    return parser
 
+
+def _sample_command(sub) -> None:
     p = sub.add_parser("sample", help="write a realistic sample landing zone and its ground truth")
     p.add_argument("--seed", type=int, default=20250701)
     p.add_argument("--scale", type=float, default=1.0,
@@ -209,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                         "regency codes (16,18 or 16.04); writes their configuration to <data>/config/")
     p.set_defaults(func=_sample)
 
+
+def _stage_commands(sub) -> None:
+    """The night's stages, one command each: what the DAG's tasks do, by hand."""
     p = sub.add_parser("ingest", help="load new landing files into bronze (what the DAG's ingest task does)")
     p.add_argument("--load-id")
     p.add_argument("--area", action="append", help="only this area slug (repeatable)")
@@ -243,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--branch", action="append", help="only this branch slug (repeatable)")
     p.set_defaults(func=_export)
 
+
+def _other_commands(sub) -> None:
+    """The analysts' query, the blank forms, the summary and the checks."""
     p = sub.add_parser("query", help='run SQL on the analysts\' database, e.g. rentan query "from coverage_regency"')
     p.add_argument("sql")
     p.add_argument("--csv", action="store_true", help="print csv instead of a table")
@@ -264,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("doctor", help="check the data root, ledger, configuration, secret and Airflow set-up")
     p.set_defaults(func=_doctor)
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -111,44 +111,71 @@ def _layer_rows(paths: DataPaths, shas: list[str]) -> list[tuple[str, str, int, 
 
 def render(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> str:
     """The report's HTML."""
-    from rentan.core.ledger import LOADED, Ledger
     from rentan.overview import night as night_of
-    from rentan.reference import villages as reference_villages
 
     night = night_of(paths, snapshot, load_id)
+    cutoff, shas, not_loaded = _ledger_files(paths, snapshot)
+    q = night["quarantine"]
+    files = night["files"]
+    totals = {k: sum(f[k] for f in files) for k in ("received", "loaded", "duplicate", "unreadable")}
+    layers = _layer_rows(paths, shas)
+    by_reason = {r["reason_code"]: r["rows"] for r in q["by_reason"]}
+    names = _village_names(q["by_village"])
+    now = dt.datetime.now(WIB)
+
+    out = _head(snapshot, load_id, cutoff, now, night, totals)
+    out += _files_section(night, files, not_loaded)
+    out += _layers_section(layers)
+    out += _rules_section(by_reason)
+    out += _quarantine_section(q, names)
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def _ledger_files(paths: DataPaths, snapshot: dt.date) -> tuple[dt.datetime, list[str], list]:
+    """The night's cut-off, the files current at it, and the entries received before it that were not loaded."""
+    from rentan.core.ledger import LOADED, Ledger
+
     with Ledger(paths.ledger_url) as ledger:
         cutoff = snapshot_cutoff(snapshot)
         shas = sorted(ledger.current_files(cutoff))
         not_loaded = [e for e in ledger.entries() if e.status != LOADED
                       and (e.received_at if e.received_at.tzinfo else e.received_at.replace(tzinfo=dt.UTC))
                       < cutoff]
-    q = night["quarantine"]
-    files = night["files"]
-    totals = {k: sum(f[k] for f in files) for k in ("received", "loaded", "duplicate", "unreadable")}
-    layers = _layer_rows(paths, shas)
-    by_reason = {r["reason_code"]: r["rows"] for r in q["by_reason"]}
+    return cutoff, shas, not_loaded
+
+
+def _village_names(by_village: list[dict]) -> dict:
+    from rentan.reference import villages as reference_villages
+
     names = {}
-    if q["by_village"]:
-        ref = reference_villages(sorted({v["village_code"][:5] for v in q["by_village"]}))
+    if by_village:
+        ref = reference_villages(sorted({v["village_code"][:5] for v in by_village}))
         names = dict(zip(ref["code"], ref["name"]))
-    now = dt.datetime.now(WIB)
+    return names
 
-    out = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-           f"<title>rentan data quality, night of {snapshot}</title><style>{CSS}</style></head><body>",
-           f"<h1>Data quality, night of {snapshot}</h1>",
-           f"<p class=\"meta\">Files received by {cutoff.strftime('%Y-%m-%d %H:%M')} WIB (the night's cut-off); "
-           f"run {_e(load_id or 'not recorded')}; written {now.strftime('%Y-%m-%d %H:%M')} WIB.</p>",
-           '<div class="cards">'
-           f'<div class="card"><b>{totals["received"]:,}</b>files received</div>'
-           f'<div class="card"><b>{totals["loaded"]:,}</b>loaded</div>'
-           f'<div class="card"><b>{totals["duplicate"]:,}</b>duplicates</div>'
-           f'<div class="card"><b class="{"bad" if totals["unreadable"] else "ok"}">{totals["unreadable"]:,}</b>'
-           "unreadable</div>"
-           f'<div class="card"><b class="{"bad" if night["blocked_files"] else "ok"}">'
-           f'{len(night["blocked_files"]):,}</b>held back tonight</div>'
-           f'<div class="card"><b>{q["rows"]:,}</b>rows in quarantine</div></div>']
 
-    out.append("<h2>Files</h2>")
+def _head(snapshot: dt.date, load_id: str | None, cutoff: dt.datetime, now: dt.datetime, night: dict,
+          totals: dict[str, int]) -> list[str]:
+    q = night["quarantine"]
+    return [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>rentan data quality, night of {snapshot}</title><style>{CSS}</style></head><body>",
+            f"<h1>Data quality, night of {snapshot}</h1>",
+            f"<p class=\"meta\">Files received by {cutoff.strftime('%Y-%m-%d %H:%M')} WIB (the night's cut-off); "
+            f"run {_e(load_id or 'not recorded')}; written {now.strftime('%Y-%m-%d %H:%M')} WIB.</p>",
+            '<div class="cards">'
+            f'<div class="card"><b>{totals["received"]:,}</b>files received</div>'
+            f'<div class="card"><b>{totals["loaded"]:,}</b>loaded</div>'
+            f'<div class="card"><b>{totals["duplicate"]:,}</b>duplicates</div>'
+            f'<div class="card"><b class="{"bad" if totals["unreadable"] else "ok"}">{totals["unreadable"]:,}</b>'
+            "unreadable</div>"
+            f'<div class="card"><b class="{"bad" if night["blocked_files"] else "ok"}">'
+            f'{len(night["blocked_files"]):,}</b>held back tonight</div>'
+            f'<div class="card"><b>{q["rows"]:,}</b>rows in quarantine</div></div>']
+
+
+def _files_section(night: dict, files: list[dict], not_loaded: list) -> list[str]:
+    out = ["<h2>Files</h2>"]
     out.append(_table(["source", "area", "received", "loaded", "duplicate", "unreadable"],
                       [[f["source"], f["area"], f["received"], f["loaded"], f["duplicate"], f["unreadable"]]
                        for f in files], {2, 3, 4, 5}))
@@ -162,23 +189,31 @@ def render(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> s
     out.append("<h3>Not loaded, and why</h3>")
     out.append(_table(["file", "status", "reason"],
                       [[e.file, e.status, e.reason or f"same content as {e.duplicate_of}"] for e in not_loaded]))
+    return out
 
-    out.append("<h2>Rows per layer</h2><p class=\"meta\">Every loaded row is in silver or in quarantine, "
-               "never both (checked on every run).</p>")
-    out.append(_table(["source", "area", "bronze", "silver", "quarantine"],
-                      [[s, a, int(b or 0), int(v or 0), int(x or 0)] for s, a, b, v, x in layers], {2, 3, 4}))
 
-    out.append("<h2>Rules</h2><p class=\"meta\">The suites under <code>expectations/</code>: <b>blocking</b> rules "
-               "hold a file back whole, <b>row</b> rules send a row to quarantine, <b>warning</b> rules flag it "
-               "in silver. Rows counted by their first reason; a rule marked * gives finer reason codes "
-               "(listed under Quarantine by reason).</p>")
+def _layers_section(layers: list[tuple[str, str, int, int, int]]) -> list[str]:
+    return ["<h2>Rows per layer</h2><p class=\"meta\">Every loaded row is in silver or in quarantine, "
+            "never both (checked on every run).</p>",
+            _table(["source", "area", "bronze", "silver", "quarantine"],
+                   [[s, a, int(b or 0), int(v or 0), int(x or 0)] for s, a, b, v, x in layers], {2, 3, 4})]
+
+
+def _rules_section(by_reason: dict[str, int]) -> list[str]:
+    out = ["<h2>Rules</h2><p class=\"meta\">The suites under <code>expectations/</code>: <b>blocking</b> rules "
+           "hold a file back whole, <b>row</b> rules send a row to quarantine, <b>warning</b> rules flag it "
+           "in silver. Rows counted by their first reason; a rule marked * gives finer reason codes "
+           "(listed under Quarantine by reason).</p>"]
     rules = _rules()
     out.append(_table(["suite", "rule", "level", "field", "reason code", "what it checks", "rows turned back"],
                       [[r["suite"], r["rule"] + (" *" if r["finer"] else ""), r["level"], r["field"],
                         r["reason_code"], r["description"], by_reason.get(r["reason_code"], 0)]
                        for r in rules], {6}))
+    return out
 
-    out.append("<h2>Quarantine by reason</h2>")
+
+def _quarantine_section(q: dict, names: dict) -> list[str]:
+    out = ["<h2>Quarantine by reason</h2>"]
     top = max((r["rows"] for r in q["by_reason"]), default=0)
     out.append(_table(["reason code", "rows", "", "reason", "alasan"],
                       [[r["reason_code"], r["rows"], _bar(r["rows"], top), r["reason"], r["alasan"]]
@@ -191,8 +226,7 @@ def render(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> s
                         _bar(v["rows"], top),
                         Markup("".join(f'<span class="tag">{_e(c)}</span>' for c in v["reasons"]))]
                        for v in q["by_village"]], {3}))
-    out.append("</body></html>\n")
-    return "\n".join(out)
+    return out
 
 
 def write(paths: DataPaths, snapshot: dt.date, load_id: str | None = None) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 
@@ -67,66 +68,88 @@ def summary(paths: DataPaths) -> str:
     with Ledger(paths.ledger_url) as ledger:
         entries = ledger.entries()
         replaced = [lst for lst in ledger.submission_lists() if lst.superseded_by]
-    out: list[str] = []
-    w = out.append
-    w(f"rentan: data root {paths.root}")
-    w("")
-    w("Files received (ingestion ledger)")
+    out = [f"rentan: data root {paths.root}", ""]
+    out += _received_lines(entries)
+    out += _layer_lines(paths)
+    out += coverage_lines(paths)
+    out += package_lines(paths)
+    out += _not_loaded_lines(entries)
+    out += _replaced_lines(replaced)
+    out += _where_lines(paths)
+    return "\n".join(out)
+
+
+def _received_lines(entries: list) -> list[str]:
+    out = ["Files received (ingestion ledger)"]
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for e in entries:
         counts.setdefault((e.source, e.area or "-"), {}).setdefault(e.status, 0)
         counts[(e.source, e.area or "-")][e.status] += 1
-    w(f"  {'source':<12} {'area':<16} {'loaded':>7} {'duplicate':>10} {'unreadable':>11}")
+    out.append(f"  {'source':<12} {'area':<16} {'loaded':>7} {'duplicate':>10} {'unreadable':>11}")
     for (source, area), c in sorted(counts.items()):
-        w(f"  {source:<12} {area:<16} {c.get(LOADED, 0):>7} {c.get(DUPLICATE, 0):>10} {c.get(UNREADABLE, 0):>11}")
-    w("")
-    w("Rows in bronze (read back with DuckDB)")
+        out.append(f"  {source:<12} {area:<16} {c.get(LOADED, 0):>7} {c.get(DUPLICATE, 0):>10} "
+                   f"{c.get(UNREADABLE, 0):>11}")
+    return out
+
+
+def _layer_lines(paths: DataPaths) -> list[str]:
+    out = ["", "Rows in bronze (read back with DuckDB)"]
     rows = bronze_rows(paths)
     for source, area, n in rows:
-        w(f"  {source:<12} {area:<16} {n:>9,}")
-    w(f"  {'total':<29} {sum(n for *_, n in rows):>9,}")
+        out.append(f"  {source:<12} {area:<16} {n:>9,}")
+    out.append(f"  {'total':<29} {sum(n for *_, n in rows):>9,}")
     silver, quarantine = layer_rows(paths, "silver"), layer_rows(paths, "quarantine")
     if silver or quarantine:
-        w("")
-        w("Standardised (silver) and turned back (quarantine)")
-        w(f"  {'source':<12} {'area':<16} {'silver':>9} {'quarantine':>11}")
+        out += ["", "Standardised (silver) and turned back (quarantine)",
+                f"  {'source':<12} {'area':<16} {'silver':>9} {'quarantine':>11}"]
         for key in sorted(set(silver) | set(quarantine)):
-            w(f"  {key[0]:<12} {key[1]:<16} {silver.get(key, 0):>9,} {quarantine.get(key, 0):>11,}")
-        w("  Reasons:")
+            out.append(f"  {key[0]:<12} {key[1]:<16} {silver.get(key, 0):>9,} {quarantine.get(key, 0):>11,}")
+        out.append("  Reasons:")
         for source, code, n in quarantine_reasons(paths):
-            w(f"    {source:<12} {code:<24} {n:>7,}")
-    out += coverage_lines(paths)
-    out += package_lines(paths)
+            out.append(f"    {source:<12} {code:<24} {n:>7,}")
+    return out
+
+
+def _not_loaded_lines(entries: list) -> list[str]:
     bad = [e for e in entries if e.status != LOADED]
-    if bad:
-        w("")
-        w("Files not loaded, and why")
-        for e in bad:
-            why = e.reason if e.status == UNREADABLE else f"duplicate of {e.duplicate_of}"
-            w(f"  {e.file}: {why}")
-    if replaced:
-        w("")
-        w("Village lists a later list of the same village and year replaced (whole: a revision; some rows: corrections)")
-        for lst in replaced:
-            how = "whole" if lst.rows_replaced >= lst.rows else f"{lst.rows_replaced} of {lst.rows} rows"
-            w(f"  {lst.file}: {how}, by {lst.superseded_by}")
-    w("")
-    w("Where things are")
-    w(f"  bronze      {paths.warehouse / 'bronze'}/<source>/area=<area>/*.parquet")
-    w(f"  silver      {paths.warehouse / 'silver'}/<source>/area=<area>/*.parquet")
-    w(f"  quarantine  {paths.warehouse / 'quarantine'}/<source>/area=<area>/*.parquet")
-    w(f"  fix-lists   {paths.exports / 'desa'}/<regency>/<village code>/daftar_perbaikan_*.xlsx")
-    w(f"  quality     {paths.root / 'reports' / 'quality'}/quality_<snapshot_date>.html (per night, offline)")
-    w(f"  candidates  {paths.warehouse / 'silver' / 'enrolment_candidates'}/area=<regency>/candidates.parquet")
-    w("  review      rentan review   (the pairs a person must decide on)")
-    w(f"  marts       {paths.warehouse / 'marts'}/<mart>/snapshot_date=<date>/*.parquet")
-    w(f"  analysts    duckdb {paths.warehouse / 'rentan.duckdb'} -c \"from coverage_regency\"   (or: rentan query)")
-    w(f"  exports     {paths.exports / 'bpjs'}/<branch>/<snapshot_date>/ (manifest.json lists the files)")
-    w(f"  ledger      {paths.ledger_url}")
-    w("Query bronze with DuckDB, for example:")
-    w(f"  duckdb -c \"select area, count(*) from read_parquet('{bronze_glob(paths, 'submissions')}', "
-      "hive_partitioning=true) group by all\"")
-    return "\n".join(out)
+    if not bad:
+        return []
+    out = ["", "Files not loaded, and why"]
+    for e in bad:
+        why = e.reason if e.status == UNREADABLE else f"duplicate of {e.duplicate_of}"
+        out.append(f"  {e.file}: {why}")
+    return out
+
+
+def _replaced_lines(replaced: list) -> list[str]:
+    if not replaced:
+        return []
+    out = ["", "Village lists a later list of the same village and year replaced (whole: a revision; some rows: corrections)"]
+    for lst in replaced:
+        how = "whole" if lst.rows_replaced >= lst.rows else f"{lst.rows_replaced} of {lst.rows} rows"
+        out.append(f"  {lst.file}: {how}, by {lst.superseded_by}")
+    return out
+
+
+def _where_lines(paths: DataPaths) -> list[str]:
+    return [
+        "",
+        "Where things are",
+        f"  bronze      {paths.warehouse / 'bronze'}/<source>/area=<area>/*.parquet",
+        f"  silver      {paths.warehouse / 'silver'}/<source>/area=<area>/*.parquet",
+        f"  quarantine  {paths.warehouse / 'quarantine'}/<source>/area=<area>/*.parquet",
+        f"  fix-lists   {paths.exports / 'desa'}/<regency>/<village code>/daftar_perbaikan_*.xlsx",
+        f"  quality     {paths.root / 'reports' / 'quality'}/quality_<snapshot_date>.html (per night, offline)",
+        f"  candidates  {paths.warehouse / 'silver' / 'enrolment_candidates'}/area=<regency>/candidates.parquet",
+        "  review      rentan review   (the pairs a person must decide on)",
+        f"  marts       {paths.warehouse / 'marts'}/<mart>/snapshot_date=<date>/*.parquet",
+        f"  analysts    duckdb {paths.warehouse / 'rentan.duckdb'} -c \"from coverage_regency\"   (or: rentan query)",
+        f"  exports     {paths.exports / 'bpjs'}/<branch>/<snapshot_date>/ (manifest.json lists the files)",
+        f"  ledger      {paths.ledger_url}",
+        "Query bronze with DuckDB, for example:",
+        f"  duckdb -c \"select area, count(*) from read_parquet('{bronze_glob(paths, 'submissions')}', "
+        "hive_partitioning=true) group by all\"",
+    ]
 
 
 def _money(v) -> str:
@@ -144,6 +167,20 @@ def coverage_lines(paths: DataPaths) -> list[str]:
     db = paths.warehouse / "rentan.duckdb"
     if not db.exists():
         return []
+    m = _read_marts(db)
+    snap = m["snap"]
+    out = ["", f"The night of {snap} (published marts)"]
+    for branch, complete, why in m["nights"]:
+        out.append(f"  branch {branch:<16} " + ("complete" if complete else f"INCOMPLETE, no package: {why}"))
+    out += _regency_lines(snap, m["rows"], m["missing"], m["deadline"])
+    out += _proposal_lines(snap, m["props"])
+    out += _claims_lines(snap, m["claims"])
+    out += _budget_lines(snap, m["budget"])
+    return out
+
+
+def _read_marts(db: Path) -> dict:
+    """What coverage_lines shows, read from the analysts' database of the published marts."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         snap = con.execute("select max(snapshot_date) from snapshots").fetchall()[0][0]
@@ -167,12 +204,14 @@ def coverage_lines(paths: DataPaths) -> list[str]:
         deadline = dict(con.execute("select regency, submission_deadline from coverage_regency").fetchall())
     finally:
         con.close()
-    out = ["", f"The night of {snap} (published marts)"]
-    for branch, complete, why in nights:
-        out.append(f"  branch {branch:<16} " + ("complete" if complete else f"INCOMPLETE, no package: {why}"))
-    out += ["", f"Coverage per regency (snapshot {snap})",
-            f"  {'regency':<16} {'workers':>9} {'active':>8} {'coverage':>10} {'villages':>9} {'submitted':>10} "
-            f"{'quota':>7} {'enrolled':>9} {'paid up':>8}"]
+    return {"snap": snap, "nights": nights, "rows": rows, "props": props, "claims": claims, "budget": budget,
+            "missing": missing, "deadline": deadline}
+
+
+def _regency_lines(snap, rows: list, missing: list, deadline: dict) -> list[str]:
+    out = ["", f"Coverage per regency (snapshot {snap})",
+           f"  {'regency':<16} {'workers':>9} {'active':>8} {'coverage':>10} {'villages':>9} {'submitted':>10} "
+           f"{'quota':>7} {'enrolled':>9} {'paid up':>8}"]
     for reg, pop, act, pct, vil, sub, quota, enr, paid, complete in rows:
         pct_s = ("incomplete" if not complete else f"{pct:.2f}%" if pct is not None else "n/a")
         out.append(f"  {reg:<16} {_n(pop):>9} {_n(act):>8} {pct_s:>10} {vil:>9,} {sub:>10,} {quota:>7,} "
@@ -183,25 +222,39 @@ def coverage_lines(paths: DataPaths) -> list[str]:
         when = f"by the deadline {deadline[reg]}" if deadline.get(reg) else "yet"
         shown = names if len(names) <= 300 else names[:300].rsplit(", ", 1)[0] + ", ..."
         out.append(f"  {reg}: {n} villages have not submitted {when}: {shown}")
-    out += ["", f"Proposals per regency (snapshot {snap})",
-            f"  {'regency':<16} {'proposed':>9} {'valid':>7} {'duplicate':>10} {'covered':>8} {'renewal':>8} "
-            f"{'review':>7} {'65+':>5} {'to enrol':>9} {'over quota':>11}"]
+    return out
+
+
+def _proposal_lines(snap, props: list) -> list[str]:
+    out = ["", f"Proposals per regency (snapshot {snap})",
+           f"  {'regency':<16} {'proposed':>9} {'valid':>7} {'duplicate':>10} {'covered':>8} {'renewal':>8} "
+           f"{'review':>7} {'65+':>5} {'to enrol':>9} {'over quota':>11}"]
     for reg, *v in props:
         out.append(f"  {reg:<16} {_n(v[0]):>9} {_n(v[1]):>7} {_n(v[2]):>10} {_n(v[3]):>8} {_n(v[4]):>8} "
                    f"{_n(v[5]):>7} {_n(v[6]):>5} {_n(v[7]):>9} {_n(v[8]):>11}")
     out.append("  (covered: active PU member or BPU paid by another payer; renewal: BPU already paid by the village)")
-    if claims:
-        out += ["", f"Claims paid, all months to {snap}",
-                f"  {'branch':<16} {'claims':>8} {'amount (Rp)':>18} {'scholarship children':>21}"]
-        for branch, n, amount, kids in claims:
-            out.append(f"  {branch:<16} {_n(n):>8} {_money(amount):>18} {_n(kids):>21}")
-    if budget:
-        out += ["", f"Village budgets, fiscal year {snap.year}",
-                f"  {'regency':<16} {'villages':>9} {'budgeted (Rp)':>16} {'required (Rp)':>16} {'realised (Rp)':>16} "
-                f"{'gap (Rp)':>16}"]
-        for reg, n, bud, req, real, gap in budget:
-            out.append(f"  {reg:<16} {n:>9,} {_money(bud):>16} {_money(req):>16} {_money(real):>16} {_money(gap):>16}")
-        out.append("  (required = enrolled x monthly iuran x programme months; gap = required - budgeted)")
+    return out
+
+
+def _claims_lines(snap, claims: list) -> list[str]:
+    if not claims:
+        return []
+    out = ["", f"Claims paid, all months to {snap}",
+           f"  {'branch':<16} {'claims':>8} {'amount (Rp)':>18} {'scholarship children':>21}"]
+    for branch, n, amount, kids in claims:
+        out.append(f"  {branch:<16} {_n(n):>8} {_money(amount):>18} {_n(kids):>21}")
+    return out
+
+
+def _budget_lines(snap, budget: list) -> list[str]:
+    if not budget:
+        return []
+    out = ["", f"Village budgets, fiscal year {snap.year}",
+           f"  {'regency':<16} {'villages':>9} {'budgeted (Rp)':>16} {'required (Rp)':>16} {'realised (Rp)':>16} "
+           f"{'gap (Rp)':>16}"]
+    for reg, n, bud, req, real, gap in budget:
+        out.append(f"  {reg:<16} {n:>9,} {_money(bud):>16} {_money(req):>16} {_money(real):>16} {_money(gap):>16}")
+    out.append("  (required = enrolled x monthly iuran x programme months; gap = required - budgeted)")
     return out
 
 

@@ -22,12 +22,8 @@ MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 # still to be split, each no longer than it is now: the list only shrinks
 NOT_YET_SPLIT = {
-    "rentan.cli.main": 92, "rentan.core.storage": 436, "rentan.core.storage.push": 64, "rentan.exports.bpjs.export": 78,
-    "rentan.exports.desa.write_fix_lists": 90, "rentan.exports.template.write_template": 82,
-    "rentan.exports.xlsx._write_sheet": 61, "rentan.ingest.fit.misfiled_many": 61,
-    "rentan.ingest.limits._plan_xlsx": 71, "rentan.marts.build._facts": 89, "rentan.marts.build._aggregates": 92,
-    "rentan.quality_report.render": 84, "rentan.report.summary": 64, "rentan.report.coverage_lines": 66,
-    "rentan.standardise._area_batch": 118, "rentan.web.create_app": 112,
+    "rentan.core.storage": 436, "rentan.core.storage.push": 64, "rentan.ingest.fit.misfiled_many": 61,
+    "rentan.ingest.limits._plan_xlsx": 71,
 }
 
 

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ import duckdb
 import pandas as pd
 
 from rentan import lists as village_lists
-from rentan.config import Config, load_config
+from rentan.config import Branch, Config, load_config
 from rentan.core.files import replace_dir
 from rentan.core.ledger import Ledger
 from rentan.core.night import end_of_day as snapshot_cutoff
@@ -233,26 +234,31 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Night:
+    """What every branch's package of one export run shares."""
+    load_id: str
+    snapshot: dt.date
+    cutoff: dt.datetime | None
+    rules: str
+    created: dt.datetime
+
+
 def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, config: Config | None = None,
            branches: list[str] | None = None, cutoff: dt.datetime | None = None) -> dict:
     paths = paths or data_paths()
     config = config or load_config()
     from rentan.reference import villages
 
-    created = dt.datetime.combine(snapshot, dt.time(0, 0))
-    rules = rules_version()
+    night = _Night(load_id=load_id, snapshot=snapshot, cutoff=cutoff, rules=rules_version(),
+                   created=dt.datetime.combine(snapshot, dt.time(0, 0)))
     report: dict = {}
     refused: dict[str, str] = {}
     con = duckdb.connect()
     locks: list = []
     try:
         con.register("ref_villages", villages())
-        with Ledger(paths.ledger_url) as ledger:
-            cut = cutoff or snapshot_cutoff(snapshot)
-            now = village_lists.current(paths, ledger, cut, config.programme.revision_share)
-            successors = now.successors(ledger.submission_lists(cut))
-        con.register("received", now.received())
-        con.register("replaced", now.replaced)
+        successors = _register_lists(con, paths, config, snapshot, cutoff)
         nights = _completeness(con, paths, snapshot)
         chosen = [b for b in config.branches.values() if not branches or b.slug in branches]
         for b in track(chosen, f"export {snapshot}", "branch packages"):
@@ -260,48 +266,7 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
                 refused[b.slug] = nights[b.slug]
                 log.error("no package for branch %s, %s: its night is incomplete: %s", b.slug, snapshot, nights[b.slug])
                 continue
-            regencies = list(b.regencies)
-            people = _people(con, paths, regencies, snapshot)
-            rejected = _rejected(con, paths, regencies)
-            recon = _reconciliation(con, paths, regencies, snapshot)
-            stem = f"{b.slug}_{snapshot.isoformat()}"
-            final = paths.exports / "bpjs" / b.slug / snapshot.isoformat()
-            final.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(final.parent / ".lock", "w")  # noqa: SIM115 - held until the package is in place
-            locks.append(lock)  # closed (and so released) below, whatever happens
-            # one writer per branch at a time (the DAG and a hand-run `rentan export` alike)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            # what a killed run left behind holds personal data: it goes now
-            for stale in [*final.parent.glob(".*.tmp"), *final.parent.glob(".*.old")]:
-                shutil.rmtree(stale, ignore_errors=True)
-            tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
-            tmp.mkdir()
-            columns = enrolment_columns(b, config)
-            enrol = _enrolment_list(people, config, columns)
-            exc = _exceptions(people, rejected)
-            title = [config.branches[b.slug].name, f"Data per {snapshot:%d-%m-%Y}; kabupaten: "
-                     + ", ".join(config.regencies[r].name for r in regencies)]
-            gone = withdrawn.withdrawn(paths, b.slug, snapshot, people.reindex(columns=["person_key", "nik"]),
-                                       successors)
-            files = {
-                f"daftar_pendaftaran_{stem}.xlsx": (enrol, "Pendaftaran"),
-                f"pengecualian_{stem}.xlsx": (exc, "Pengecualian"),
-                f"rekonsiliasi_desa_{stem}.xlsx": (recon, "Rekonsiliasi"),
-                f"penarikan_{stem}.xlsx": (gone, "Penarikan"),
-            }
-            manifest: dict[str, Any] = {"branch": b.slug, "branch_name": b.name, "snapshot_date": snapshot.isoformat(),
-                        "load_id": load_id, "regencies": regencies, "files": {}}
-            notes = PackageNotes(branch=b, config=config, snapshot=snapshot, load_id=load_id, rules_version=rules,
-                                 cutoff=cutoff, rows={sheet: len(frame) for frame, sheet in files.values()},
-                                 rejected=len(rejected), enrolment_columns=columns)
-            for name, (frame, sheet) in files.items():
-                write_workbook(tmp / name, sheet, frame, title, notes, created)
-                manifest["files"][name] = {"rows": len(frame), "sha256": _sha256(tmp / name)}
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-            replace_dir(tmp, final)
-            withdrawn.record_sent(paths, b.slug, snapshot, _sent(people))
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            report[b.slug] = {name: f["rows"] for name, f in manifest["files"].items()}
+            report[b.slug] = _export_branch(con, paths, config, b, night, successors, locks)
             log.info("export for branch %s, %s: %s", b.slug, snapshot, report[b.slug])
     finally:
         con.close()
@@ -311,6 +276,74 @@ def export(paths: DataPaths | None = None, *, load_id: str, snapshot: dt.date, c
         raise IncompleteNight("no package for " + "; ".join(
             f"branch {b} on {snapshot}: {why}" for b, why in refused.items()))
     return {"load_id": load_id, "snapshot": snapshot.isoformat(), "branches": report}
+
+
+def _register_lists(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date,
+                    cutoff: dt.datetime | None) -> dict[str, str]:
+    """Register the villages' current lists as of the night (``received``, ``replaced``) with
+    ``con``; return which list replaced rows of which."""
+    with Ledger(paths.ledger_url) as ledger:
+        cut = cutoff or snapshot_cutoff(snapshot)
+        now = village_lists.current(paths, ledger, cut, config.programme.revision_share)
+        successors = now.successors(ledger.submission_lists(cut))
+    con.register("received", now.received())
+    con.register("replaced", now.replaced)
+    return successors
+
+
+def _export_branch(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, b: Branch, night: _Night,
+                   successors: dict[str, str], locks: list) -> dict[str, int]:
+    """Write branch ``b``'s package into place; return the rows of each of its files. Its lock
+    is appended to ``locks``, for the caller to close whatever happens."""
+    snapshot = night.snapshot
+    regencies = list(b.regencies)
+    people = _people(con, paths, regencies, snapshot)
+    rejected = _rejected(con, paths, regencies)
+    recon = _reconciliation(con, paths, regencies, snapshot)
+    stem = f"{b.slug}_{snapshot.isoformat()}"
+    final = paths.exports / "bpjs" / b.slug / snapshot.isoformat()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(final.parent / ".lock", "w")  # noqa: SIM115 - held until the package is in place
+    locks.append(lock)  # closed (and so released) by export, whatever happens
+    # one writer per branch at a time (the DAG and a hand-run `rentan export` alike)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    # what a killed run left behind holds personal data: it goes now
+    for stale in [*final.parent.glob(".*.tmp"), *final.parent.glob(".*.old")]:
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+    tmp.mkdir()
+    columns = enrolment_columns(b, config)
+    enrol = _enrolment_list(people, config, columns)
+    exc = _exceptions(people, rejected)
+    title = [config.branches[b.slug].name, f"Data per {snapshot:%d-%m-%Y}; kabupaten: "
+             + ", ".join(config.regencies[r].name for r in regencies)]
+    gone = withdrawn.withdrawn(paths, b.slug, snapshot, people.reindex(columns=["person_key", "nik"]), successors)
+    files = {
+        f"daftar_pendaftaran_{stem}.xlsx": (enrol, "Pendaftaran"),
+        f"pengecualian_{stem}.xlsx": (exc, "Pengecualian"),
+        f"rekonsiliasi_desa_{stem}.xlsx": (recon, "Rekonsiliasi"),
+        f"penarikan_{stem}.xlsx": (gone, "Penarikan"),
+    }
+    notes = PackageNotes(branch=b, config=config, snapshot=snapshot, load_id=night.load_id, rules_version=night.rules,
+                         cutoff=night.cutoff, rows={sheet: len(frame) for frame, sheet in files.values()},
+                         rejected=len(rejected), enrolment_columns=columns)
+    manifest = _write_package(tmp, b, regencies, night, files, title, notes)
+    replace_dir(tmp, final)
+    withdrawn.record_sent(paths, b.slug, snapshot, _sent(people))
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    return {name: f["rows"] for name, f in manifest["files"].items()}
+
+
+def _write_package(tmp: Path, b: Branch, regencies: list[str], night: _Night,
+                   files: dict[str, tuple[pd.DataFrame, str]], title: list[str], notes: PackageNotes) -> dict[str, Any]:
+    """The package's workbooks and manifest, in the folder ``tmp``; return the manifest."""
+    manifest: dict[str, Any] = {"branch": b.slug, "branch_name": b.name, "snapshot_date": night.snapshot.isoformat(),
+                                "load_id": night.load_id, "regencies": regencies, "files": {}}
+    for name, (frame, sheet) in files.items():
+        write_workbook(tmp / name, sheet, frame, title, notes, night.created)
+        manifest["files"][name] = {"rows": len(frame), "sha256": _sha256(tmp / name)}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
 
 
 def _completeness(con: duckdb.DuckDBPyConnection, paths: DataPaths, snapshot: dt.date) -> dict[str, str]:

@@ -24,8 +24,8 @@ import shutil
 import uuid
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
-import duckdb
 import pandas as pd
 import yaml
 
@@ -39,6 +39,7 @@ from rentan.core.paths import DataPaths
 from rentan.core.settings import data_paths
 
 from .template import template_name, write_template
+from .turned_back import quarantined
 from .xlsx import write_xlsx
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 SOURCE = "submissions"
 UNKNOWN_VILLAGE_DIR = "tanpa-kode-desa"
 VILLAGE_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
-# reasons about the file as a whole; on a held-back file's rows they are said once, in the file's line
-FILE_LEVEL = ("missing_column", "too_many_invalid", "batch_blocked")
 
 TITLE = "DAFTAR PERBAIKAN USULAN PEKERJA RENTAN"
 MAIN_SHEET = "Daftar Perbaikan"
@@ -55,30 +54,6 @@ SUMMARY_SHEET = "Ringkasan"
 COLUMNS = ["Berkas", "Lembar", "Baris", "Nama", "Kolom", "Isi Saat Ini", "Masalah", "Masalah Lain",
            "Yang Harus Dilakukan", "Saran"]
 HELD_BACK = "SELURUH BERKAS DITAHAN"
-
-# columns the quarantine may lack when written by an older standardise stage, and their stand-ins
-_OPTIONAL = {
-    "sheet": "''", "field": "NULL::VARCHAR", "sender_header": "NULL::VARCHAR", "value": "NULL::VARCHAR",
-    "alasan": "NULL::VARCHAR", "tindakan": "NULL::VARCHAR", "suggestions": "NULL::VARCHAR",
-    "name_given": "NULL::VARCHAR", "blocked": "false", "reason_codes": "[reason_code]",
-    "regency_code": "NULL::VARCHAR", "village_code": "NULL::VARCHAR", "area": "NULL::VARCHAR",
-    "file_sha256": "NULL::VARCHAR",
-}
-_REQUIRED = ("source_file", "row_number", "reason_code")
-
-
-def _wording() -> pd.DataFrame:
-    """Indonesian wording per reason code; empty if the reasons module cannot be imported."""
-    try:
-        from rentan.quality.reasons import REASONS
-    except ImportError:  # the quarantine still carries alasan/tindakan of the primary reason
-        REASONS = {}  # noqa: N806 - the same name as the import it stands in for
-    return pd.DataFrame({
-        "code": pd.Series([r.code for r in REASONS.values()], dtype="string"),
-        "w_alasan": pd.Series([r.id for r in REASONS.values()], dtype="string"),
-        "w_tindakan": pd.Series([r.action for r in REASONS.values()], dtype="string"),
-    })
-
 
 @lru_cache(maxsize=1)
 def _header_names() -> dict[str, str]:
@@ -90,54 +65,6 @@ def _header_names() -> dict[str, str]:
     except OSError:
         return {}
     return {f: str(s[0]) for f, s in spellings.items() if s}
-
-
-def _read(quarantine: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The quarantined rows, and (row id, reason code) for every reason of every row."""
-    con = duckdb.connect()
-    try:
-        raw = con.read_parquet(str(quarantine / "**" / "*.parquet"), hive_partitioning=True, union_by_name=True)
-        have = set(raw.columns)
-        missing = [c for c in _REQUIRED if c not in have]
-        if missing:
-            raise ValueError(f"quarantine at {quarantine} lacks columns {missing}")
-        raw.create_view("raw")
-        cols = ", ".join(f'"{c}"' if c in have else f'{expr} AS "{c}"' for c, expr in _OPTIONAL.items())
-        con.register("wording", _wording())
-        con.execute(f"""
-            CREATE TEMP TABLE q AS
-            SELECT row_number() OVER () AS rid, "source_file", "row_number", "reason_code", {cols}
-            FROM raw
-        """)
-        con.execute("""
-            CREATE TEMP TABLE codes AS
-            SELECT rid, code, min(pos) AS pos FROM (
-                SELECT rid, reason_code AS code, -1 AS pos FROM q
-                UNION ALL
-                SELECT rid, unnest(reason_codes) AS code, unnest(range(len(reason_codes))) AS pos FROM q
-            ) WHERE code IS NOT NULL GROUP BY rid, code
-        """)
-        file_level = ", ".join(f"'{c}'" for c in FILE_LEVEL)
-        rows = con.execute(f"""
-            WITH other AS (
-                SELECT c.rid, string_agg(coalesce(w.w_alasan, c.code), chr(10) ORDER BY c.pos) AS masalah_lain
-                FROM codes c JOIN q ON q.rid = c.rid LEFT JOIN wording w ON w.code = c.code
-                WHERE c.code <> q.reason_code AND NOT (coalesce(q.blocked, false) AND c.code IN ({file_level}))
-                GROUP BY c.rid
-            )
-            SELECT q.* EXCLUDE (reason_codes), coalesce(q.blocked, false) AS held,
-                   coalesce(nullif(trim(q.alasan), ''), w.w_alasan, q.reason_code) AS masalah,
-                   coalesce(nullif(trim(q.tindakan), ''), w.w_tindakan) AS tindakan_,
-                   other.masalah_lain
-            FROM q LEFT JOIN wording w ON w.code = q.reason_code LEFT JOIN other ON other.rid = q.rid
-        """).df()
-        reasons = con.execute("""
-            SELECT c.rid, c.code, coalesce(w.w_alasan, c.code) AS masalah, w.w_tindakan AS tindakan
-            FROM codes c LEFT JOIN wording w ON w.code = c.code
-        """).df()
-    finally:
-        con.close()
-    return rows, reasons
 
 
 def name_slug(name: str) -> str:
@@ -292,79 +219,99 @@ def write_fix_lists(paths: DataPaths | str | os.PathLike | None = None, *, snaps
     created = dt.datetime.combine(snapshot, dt.time())
     quarantine = paths.layer("quarantine", SOURCE)
     out_root = paths.exports / "desa"
-
-    if quarantine.is_dir() and any(quarantine.rglob("*.parquet")):
-        rows, reasons = _read(quarantine)
-        if files is not None or replaced is not None:
-            keep = rows["file_sha256"].isna() | rows["file_sha256"].isin(files if files is not None else rows["file_sha256"])
-            if replaced is not None and len(replaced):
-                gone = pd.MultiIndex.from_frame(replaced[["file_sha256", "row_number"]].astype({"row_number": "int64"}))
-                here = pd.MultiIndex.from_arrays([rows["file_sha256"].astype("string"), rows["row_number"].astype("int64")])
-                keep &= ~here.isin(gone)
-            rows, reasons = rows[keep].copy(), reasons[reasons["rid"].isin(rows.loc[keep, "rid"])]
-    else:
-        rows, reasons = pd.DataFrame(columns=["rid", "area", "regency_code"]), pd.DataFrame(columns=["rid"])
-
-    if len(rows):
-        rows["slug"] = _regency_slugs(rows, config)
-        stray = rows["slug"].isna()
-        if stray.any():
-            log.warning("%d quarantined %s rows belong to no configured regency; no fix-list for them",
-                        int(stray.sum()), SOURCE)
-            rows = rows[~stray].copy()
-        code = rows["village_code"].astype("string").str.strip()
-        # a code of any other shape must not become a folder name
-        rows["village"] = code.where(code.str.fullmatch(VILLAGE_CODE.pattern).fillna(False).astype(bool))
-        rows["berkas"] = (rows["source_file"].astype("string").str.replace("\\", "/", regex=False)
-                          .str.rsplit("/", n=1).str[-1])
-        known = reference.villages(sorted({*rows["regency_code"].dropna().tolist(),
-                                           *(r.code for r in config.regencies.values())}))
-        known = known.drop_duplicates("code").set_index("code")
-        # the list is named by the village's name and code, so an operator finds theirs at a glance
-        named = rows["village"].map(known["name"].map(name_slug)).astype("string")
-        stem = (named + "_" + rows["village"]).fillna(rows["village"])
-        rows["list"] = (rows["village"] + "/daftar_perbaikan_" + stem + ".xlsx").fillna(
-            f"{UNKNOWN_VILLAGE_DIR}/daftar_perbaikan_" + _file_keys(rows) + ".xlsx")
-        reasons = reasons.merge(rows[["rid", "list", "slug", "berkas", "source_file"]], on="rid")
-        by = ["slug", "list"]
-        lists = rows.groupby(by, sort=True)
-        tables = dict(list(_table(rows, by).groupby(by, sort=False)))
-        summaries = dict(list(_summary(reasons, by).groupby(by, sort=False)))
-        counts = _counts(rows, by)
-    else:
-        known, lists, tables, summaries, counts = None, [], {}, {}, None
+    rows, reasons = quarantined(quarantine, files, replaced)
+    lists = _lists(rows, reasons, config)
 
     scratch = paths.work / "exports"
     scratch.mkdir(parents=True, exist_ok=True)
-    by_regency: dict[str, list[tuple[str, pd.DataFrame]]] = {slug: [] for slug in config.regencies}
-    for (slug, rel), part in lists:
-        by_regency[slug].append((rel, part))
     written: list[Path] = []
     for slug, regency in config.regencies.items():
         if regencies and slug not in regencies:
             continue
-        built = scratch / f"desa-{slug}.{uuid.uuid4().hex}"
-        try:
-            # one after the other, in this process: a pool forked from a task process whose Arrow
-            # threads hold a lock at that moment deadlocks in the child (seen under `airflow dags test`)
-            for rel, part in by_regency[slug]:
-                village = part["village"].iat[0]
-                titles = _titles(regency, _place(regency, village, part, known), snapshot,
-                                 counts.loc[(slug, rel)])
-                sheets = {MAIN_SHEET: tables[(slug, rel)][COLUMNS].reset_index(drop=True),
-                          SUMMARY_SHEET: summaries[(slug, rel)].drop(columns=by).reset_index(drop=True)}
-                write_xlsx(built / rel, sheets, created=created, title_rows={MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]})
-            # the regency's blank form travels with the lists, so a village fixing its rows has it at hand
-            write_template(built / template_name(regency), regency, config, created=created)
-            _swap_in(built, out_root / slug, scratch)
-        except BaseException:
-            shutil.rmtree(built, ignore_errors=True)
-            raise
-        done = [out_root / slug / rel for rel, _ in by_regency[slug]]
+        _build_regency(scratch, out_root / slug, slug, regency, config, lists, snapshot, created)
+        done = [out_root / slug / rel for rel, _ in lists.by_regency[slug]]
         log.info("fix-lists for %s: %d written, %d rows", slug, len(done),
-                 sum(len(part) for _, part in by_regency[slug]))
+                 sum(len(part) for _, part in lists.by_regency[slug]))
         written.extend(done)
     return sorted(written)
+
+
+# a fix-list is one (regency slug, list path) pair
+_BY = ["slug", "list"]
+
+
+class _Lists(NamedTuple):
+    """Every fix-list's rows by regency slug, and its sheets' parts by (regency slug, list path)."""
+
+    by_regency: dict[str, list[tuple[str, pd.DataFrame]]]
+    known: pd.DataFrame  # the reference's villages, by code
+    tables: dict
+    summaries: dict
+    counts: pd.DataFrame
+
+
+def _lists(rows: pd.DataFrame, reasons: pd.DataFrame, config: Config) -> _Lists:
+    by_regency: dict[str, list[tuple[str, pd.DataFrame]]] = {slug: [] for slug in config.regencies}
+    if not len(rows):
+        return _Lists(by_regency, pd.DataFrame(), {}, {}, pd.DataFrame())
+    rows, reasons, known = _assign_lists(rows, reasons, config)
+    lists = rows.groupby(_BY, sort=True)
+    tables = dict(list(_table(rows, _BY).groupby(_BY, sort=False)))
+    summaries = dict(list(_summary(reasons, _BY).groupby(_BY, sort=False)))
+    counts = _counts(rows, _BY)
+    for (slug, rel), part in lists:
+        by_regency[slug].append((rel, part))
+    return _Lists(by_regency, known, tables, summaries, counts)
+
+
+def _assign_lists(rows: pd.DataFrame, reasons: pd.DataFrame,
+                  config: Config) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Each row's regency slug, village, file name and fix-list (``list``, its path below the
+    regency's folder), rows of no configured regency left out; the reasons with the same; and the
+    reference's villages by code."""
+    rows["slug"] = _regency_slugs(rows, config)
+    stray = rows["slug"].isna()
+    if stray.any():
+        log.warning("%d quarantined %s rows belong to no configured regency; no fix-list for them",
+                    int(stray.sum()), SOURCE)
+        rows = rows[~stray].copy()
+    code = rows["village_code"].astype("string").str.strip()
+    # a code of any other shape must not become a folder name
+    rows["village"] = code.where(code.str.fullmatch(VILLAGE_CODE.pattern).fillna(False).astype(bool))
+    rows["berkas"] = (rows["source_file"].astype("string").str.replace("\\", "/", regex=False)
+                      .str.rsplit("/", n=1).str[-1])
+    known = reference.villages(sorted({*rows["regency_code"].dropna().tolist(),
+                                       *(r.code for r in config.regencies.values())}))
+    known = known.drop_duplicates("code").set_index("code")
+    # the list is named by the village's name and code, so an operator finds theirs at a glance
+    named = rows["village"].map(known["name"].map(name_slug)).astype("string")
+    stem = (named + "_" + rows["village"]).fillna(rows["village"])
+    rows["list"] = (rows["village"] + "/daftar_perbaikan_" + stem + ".xlsx").fillna(
+        f"{UNKNOWN_VILLAGE_DIR}/daftar_perbaikan_" + _file_keys(rows) + ".xlsx")
+    reasons = reasons.merge(rows[["rid", "list", "slug", "berkas", "source_file"]], on="rid")
+    return rows, reasons, known
+
+
+def _build_regency(scratch: Path, target: Path, slug: str, regency: Regency, config: Config, lists: _Lists,
+                   snapshot: dt.date, created: dt.datetime) -> None:
+    """The regency's fix-lists and blank form, built in ``scratch`` and swapped in at ``target``."""
+    built = scratch / f"desa-{slug}.{uuid.uuid4().hex}"
+    try:
+        # one after the other, in this process: a pool forked from a task process whose Arrow
+        # threads hold a lock at that moment deadlocks in the child (seen under `airflow dags test`)
+        for rel, part in lists.by_regency[slug]:
+            village = part["village"].iat[0]
+            titles = _titles(regency, _place(regency, village, part, lists.known), snapshot,
+                             lists.counts.loc[(slug, rel)])
+            sheets = {MAIN_SHEET: lists.tables[(slug, rel)][COLUMNS].reset_index(drop=True),
+                      SUMMARY_SHEET: lists.summaries[(slug, rel)].drop(columns=_BY).reset_index(drop=True)}
+            write_xlsx(built / rel, sheets, created=created, title_rows={MAIN_SHEET: titles, SUMMARY_SHEET: titles[:3]})
+        # the regency's blank form travels with the lists, so a village fixing its rows has it at hand
+        write_template(built / template_name(regency), regency, config, created=created)
+        _swap_in(built, target, scratch)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
 
 
 def _place(regency: Regency, village, part: pd.DataFrame, known: pd.DataFrame) -> str:

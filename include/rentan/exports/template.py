@@ -91,68 +91,87 @@ def write_template(path: str | os.PathLike, regency: Regency, config: Config, *,
         fmt = formats(wb)
         # in this order: only the first sheet is read when the form comes back
         ws, help_ws, lists = (wb.add_worksheet(n) for n in (SHEET, HELP_SHEET, LISTS_SHEET))
-        titles = [TITLE, f"{regency.name}: {regency.village_word.upper()} ........................  "
-                         f"KECAMATAN ........................", "Lihat lembar Petunjuk sebelum mengisi."]
-        for r, t in enumerate(titles):
-            ws.write_string(r, 0, t, fmt["title"] if r == 0 else fmt["subtitle"])
-        header_row = len(titles) + 1
-        first, last = header_row + 1, header_row + FORM_ROWS
-        for c, (field, header) in enumerate(cols):
-            cell = fmt["date"] if field == "tanggal_lahir" else fmt["text"] if field in TEXT_FIELDS else fmt["number"]
-            ws.set_column(c, c, WIDTHS.get(field, 14), cell)
-            ws.write_string(header_row, c, header, fmt["header"])
-        ws.set_row(header_row, LINE_HEIGHT_PT * 2)
-
-        for c, (title, values) in enumerate(((regency.village_word.upper(), village_names),
-                                             ("KECAMATAN", district_names),
-                                             ("SUMBER DANA", list(config.programme.funding_sources)))):
-            lists.write_string(0, c, title)
-            for r, v in enumerate(values, start=1):
-                lists.write_string(r, c, v)
-        lists.hide()
-
-        at = {field: c for c, (field, _) in enumerate(cols)}
-
-        def dropdown(field: str, source, title: str, message: str) -> None:
-            if field in at:
-                ws.data_validation(first, at[field], last, at[field], {
-                    "validate": "list", "source": source, "input_title": title[:32], "input_message": message[:255],
-                    "error_title": title[:32], "error_message": "Pilih salah satu isi daftar."[:255]})
-
-        def ref(col: int, n: int) -> str:
-            letter = chr(ord("A") + col)
-            return f"={LISTS_SHEET}!${letter}$2:${letter}${n + 1}"
-
-        dropdown("jenis_kelamin", ["L", "P"], "Jenis kelamin", "L (laki-laki) atau P (perempuan).")
-        dropdown("sumber_dana", ref(2, len(config.programme.funding_sources)), "Sumber dana",
-                 "Dari mana iuran dibayar.")
-        dropdown("desa", ref(0, len(village_names)), regency.village_word.capitalize(),
-                 f"Nama resmi {regency.village_word} di {regency.name}.")
-        dropdown("kecamatan", ref(1, len(district_names)), "Kecamatan", f"Nama resmi kecamatan di {regency.name}.")
-        if "nik" in at:
-            ws.data_validation(first, at["nik"], last, at["nik"], {
-                "validate": "length", "criteria": "==", "value": 16, "error_type": "warning",
-                "input_title": "NIK", "input_message": "Ketik 16 angka NIK sesuai KTP.",
-                "error_title": "NIK", "error_message": "NIK harus 16 angka. Periksa lagi dengan KTP."})
-        if "tanggal_lahir" in at:
-            ws.data_validation(first, at["tanggal_lahir"], last, at["tanggal_lahir"], {
-                "validate": "date", "criteria": "between", "minimum": dt.date(1900, 1, 1),
-                "maximum": dt.date(2100, 12, 31), "error_type": "warning",
-                "input_title": "Tanggal lahir", "input_message": "Hari-bulan-tahun, misalnya 17-08-1975.",
-                "error_title": "Tanggal lahir", "error_message": "Ketik tanggal sebagai hari-bulan-tahun."})
+        header_row = _write_form_header(ws, fmt, regency, cols)
+        _write_lists(lists, regency, config, village_names, district_names)
+        _add_validations(ws, header_row + 1, header_row + FORM_ROWS, cols, regency, config,
+                         len(village_names), len(district_names))
         ws.freeze_panes(header_row + 1, 0)
         set_up_page(ws, header_row, f"{TITLE} - {regency.name}")
-
-        help_ws.set_column(0, 0, HELP_WIDTH, fmt["wrap"])
-        lines = _help(regency, config)
-        heights = wrapped_lines(pd.Series(lines), HELP_WIDTH)
-        for r, line in enumerate(lines):
-            help_ws.write_string(r, 0, line, fmt["title"] if r == 0 else fmt["wrap"])
-            help_ws.set_row(r, LINE_HEIGHT_PT * float(heights[r]))
-        set_up_page(help_ws, None, f"Petunjuk - {regency.name}")
+        _write_help(help_ws, fmt, regency, config)
         wb.close()
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_form_header(ws, fmt: dict[str, xlsxwriter.format.Format], regency: Regency,
+                       cols: list[tuple[str, str]]) -> int:
+    """The form's title lines, its column headers and formats; return the header's row."""
+    titles = [TITLE, f"{regency.name}: {regency.village_word.upper()} ........................  "
+                     f"KECAMATAN ........................", "Lihat lembar Petunjuk sebelum mengisi."]
+    for r, t in enumerate(titles):
+        ws.write_string(r, 0, t, fmt["title"] if r == 0 else fmt["subtitle"])
+    header_row = len(titles) + 1
+    for c, (field, header) in enumerate(cols):
+        cell = fmt["date"] if field == "tanggal_lahir" else fmt["text"] if field in TEXT_FIELDS else fmt["number"]
+        ws.set_column(c, c, WIDTHS.get(field, 14), cell)
+        ws.write_string(header_row, c, header, fmt["header"])
+    ws.set_row(header_row, LINE_HEIGHT_PT * 2)
+    return header_row
+
+
+def _write_lists(lists, regency: Regency, config: Config, village_names: list[str], district_names: list[str]) -> None:
+    """The hidden sheet the dropdowns take their choices from, one column per list."""
+    for c, (title, values) in enumerate(((regency.village_word.upper(), village_names),
+                                         ("KECAMATAN", district_names),
+                                         ("SUMBER DANA", list(config.programme.funding_sources)))):
+        lists.write_string(0, c, title)
+        for r, v in enumerate(values, start=1):
+            lists.write_string(r, c, v)
+    lists.hide()
+
+
+def _add_validations(ws, first: int, last: int, cols: list[tuple[str, str]], regency: Regency, config: Config,
+                     n_villages: int, n_districts: int) -> None:
+    """The dropdowns and checks on the form's rows ``first`` to ``last``."""
+    at = {field: c for c, (field, _) in enumerate(cols)}
+
+    def dropdown(field: str, source, title: str, message: str) -> None:
+        if field in at:
+            ws.data_validation(first, at[field], last, at[field], {
+                "validate": "list", "source": source, "input_title": title[:32], "input_message": message[:255],
+                "error_title": title[:32], "error_message": "Pilih salah satu isi daftar."[:255]})
+
+    def ref(col: int, n: int) -> str:
+        letter = chr(ord("A") + col)
+        return f"={LISTS_SHEET}!${letter}$2:${letter}${n + 1}"
+
+    dropdown("jenis_kelamin", ["L", "P"], "Jenis kelamin", "L (laki-laki) atau P (perempuan).")
+    dropdown("sumber_dana", ref(2, len(config.programme.funding_sources)), "Sumber dana",
+             "Dari mana iuran dibayar.")
+    dropdown("desa", ref(0, n_villages), regency.village_word.capitalize(),
+             f"Nama resmi {regency.village_word} di {regency.name}.")
+    dropdown("kecamatan", ref(1, n_districts), "Kecamatan", f"Nama resmi kecamatan di {regency.name}.")
+    if "nik" in at:
+        ws.data_validation(first, at["nik"], last, at["nik"], {
+            "validate": "length", "criteria": "==", "value": 16, "error_type": "warning",
+            "input_title": "NIK", "input_message": "Ketik 16 angka NIK sesuai KTP.",
+            "error_title": "NIK", "error_message": "NIK harus 16 angka. Periksa lagi dengan KTP."})
+    if "tanggal_lahir" in at:
+        ws.data_validation(first, at["tanggal_lahir"], last, at["tanggal_lahir"], {
+            "validate": "date", "criteria": "between", "minimum": dt.date(1900, 1, 1),
+            "maximum": dt.date(2100, 12, 31), "error_type": "warning",
+            "input_title": "Tanggal lahir", "input_message": "Hari-bulan-tahun, misalnya 17-08-1975.",
+            "error_title": "Tanggal lahir", "error_message": "Ketik tanggal sebagai hari-bulan-tahun."})
+
+
+def _write_help(help_ws, fmt: dict[str, xlsxwriter.format.Format], regency: Regency, config: Config) -> None:
+    help_ws.set_column(0, 0, HELP_WIDTH, fmt["wrap"])
+    lines = _help(regency, config)
+    heights = wrapped_lines(pd.Series(lines), HELP_WIDTH)
+    for r, line in enumerate(lines):
+        help_ws.write_string(r, 0, line, fmt["title"] if r == 0 else fmt["wrap"])
+        help_ws.set_row(r, LINE_HEIGHT_PT * float(heights[r]))
+    set_up_page(help_ws, None, f"Petunjuk - {regency.name}")

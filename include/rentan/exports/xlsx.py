@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -181,48 +182,62 @@ def _write_sheet(wb: xlsxwriter.Workbook, name: str, frame: pd.DataFrame, titles
     header_lines = 1.0
     columns = []  # (cells, writer method, format) per column, written row by row below
     for c, column in enumerate(frame.columns):
-        col = frame[column].reset_index(drop=True)
-        kind = _kind(col)
-        cells = _cells(col, kind)
-        lengths = (_line_lengths(cells) if kind == "text"
-                   else [[len(v)] for v in col.astype("string").fillna("").tolist()])
-        longest = max((max(parts) for parts in lengths), default=0)
-        money = kind == "number" and str(column).endswith(MONEY_SUFFIX)
-        if money:
-            longest += max(longest - 2, 0) // 3  # the thousands separators
-        width = (widths or {}).get(str(column)) or _width(str(column), longest, kind)
-        wrap = kind == "text" and (longest + 2 > width or any(len(parts) > 1 for parts in lengths))
-        if wrap and n:
-            lines = np.maximum(lines, _lines(lengths, width))
-        header_lines = max(header_lines, float(_lines([[len(p) for p in str(column).split("\n")]], width,
-                                                      "header")[0]))
-        number = fmt["money"] if money else fmt["number"]
-        cell_fmt = {"text": fmt["wrap"] if wrap else fmt["text"], "date": fmt["date"],
-                    "number": number, "bool": fmt["number"]}[kind]
-        # the column format also applies to cells typed in later, so a NIK added by hand stays text
-        ws.set_column(c, c, width, cell_fmt)
-        write = {"text": ws.write_string, "number": ws.write_number, "bool": ws.write_boolean,
-                 "date": ws.write_datetime}[kind]
-        columns.append((cells, write, cell_fmt))
+        written, column_lines, column_header_lines = _set_up_column(ws, c, column, frame[column].reset_index(drop=True),
+                                                                    fmt, widths)
+        if column_lines is not None:
+            lines = np.maximum(lines, column_lines)
+        header_lines = max(header_lines, column_header_lines)
+        columns.append(written)
 
     ws.set_row(header_row, LINE_HEIGHT_PT * header_lines)
     for c, column in enumerate(frame.columns):
         ws.write_string(header_row, c, neutralise_text(str(column)), fmt["header"])
+    _write_rows(ws, header_row + 1, columns, lines)
+    if len(frame.columns):
+        ws.freeze_panes(header_row + 1, 0)
+        ws.autofilter(header_row, 0, header_row + max(n, 1), len(frame.columns) - 1)
+    set_up_page(ws, header_row, " - ".join(t for t in titles[:2] if t))
+
+
+def _set_up_column(ws, c: int, column, col: pd.Series, fmt: dict[str, xlsxwriter.format.Format],
+                   widths: dict[str, float] | None) -> tuple[tuple[list, Any, xlsxwriter.format.Format],
+                                                             np.ndarray | None, float]:
+    """Set column ``c``'s width and format; return its (cells, writer method, format), the lines
+    each of its rows takes where it wraps (None where it does not) and the lines its header takes."""
+    kind = _kind(col)
+    cells = _cells(col, kind)
+    lengths = (_line_lengths(cells) if kind == "text"
+               else [[len(v)] for v in col.astype("string").fillna("").tolist()])
+    longest = max((max(parts) for parts in lengths), default=0)
+    money = kind == "number" and str(column).endswith(MONEY_SUFFIX)
+    if money:
+        longest += max(longest - 2, 0) // 3  # the thousands separators
+    width = (widths or {}).get(str(column)) or _width(str(column), longest, kind)
+    wrap = kind == "text" and (longest + 2 > width or any(len(parts) > 1 for parts in lengths))
+    lines = _lines(lengths, width) if wrap and len(col) else None
+    header_lines = float(_lines([[len(p) for p in str(column).split("\n")]], width, "header")[0])
+    number = fmt["money"] if money else fmt["number"]
+    cell_fmt = {"text": fmt["wrap"] if wrap else fmt["text"], "date": fmt["date"],
+                "number": number, "bool": fmt["number"]}[kind]
+    # the column format also applies to cells typed in later, so a NIK added by hand stays text
+    ws.set_column(c, c, width, cell_fmt)
+    write = {"text": ws.write_string, "number": ws.write_number, "bool": ws.write_boolean,
+             "date": ws.write_datetime}[kind]
+    return (cells, write, cell_fmt), lines, header_lines
+
+
+def _write_rows(ws, r0: int, columns: list[tuple[list, Any, xlsxwriter.format.Format]],
+                lines: np.ndarray) -> None:
     # row by row, as xlsxwriter's constant-memory mode takes them: a branch's list of a whole
     # province is streamed to disk, not held as a million cells in memory
     tall = lines > 1
-    r0 = header_row + 1
-    for i in range(n):
+    for i in range(len(lines)):
         if tall[i]:
             ws.set_row(r0 + i, LINE_HEIGHT_PT * float(lines[i]))
         for c, (cells, write, cell_fmt) in enumerate(columns):
             v = cells[i]
             if v is not None:
                 write(r0 + i, c, v, cell_fmt)
-    if len(frame.columns):
-        ws.freeze_panes(header_row + 1, 0)
-        ws.autofilter(header_row, 0, header_row + max(n, 1), len(frame.columns) - 1)
-    set_up_page(ws, header_row, " - ".join(t for t in titles[:2] if t))
 
 
 def formats(wb: xlsxwriter.Workbook) -> dict[str, xlsxwriter.format.Format]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from string import Template
 
 import duckdb
 import pandas as pd
@@ -27,6 +28,25 @@ from rentan.identity import hmac_sql, hmac_sql_pads
 from rentan.marts.names import AGE_BANDS, MARTS
 from rentan.quality import completeness
 from rentan.reference import villages as reference_villages
+
+
+def _sql(name: str) -> str:
+    return Path(__file__).with_name("sql").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+# read at import, so a missing statement fails the import and not a night half-way through its marts
+FACT_ENROLMENT = Template(_sql("fact_enrolment"))
+MEMBERS = Template(_sql("members"))
+FACT_MEMBERSHIP = _sql("fact_membership")
+CLAIMS = Template(_sql("claims"))
+FACT_CLAIM = _sql("fact_claim")
+DIM_PERSON = Template(_sql("dim_person"))
+PROPOSALS = Template(_sql("proposals"))
+BUDGET = Template(_sql("budget"))
+COVERAGE_VILLAGE = _sql("coverage_village")
+COVERAGE_REGENCY = _sql("coverage_regency")
+CLAIMS_MONTHLY = _sql("claims_monthly")
+BUDGET_VILLAGE = Template(_sql("budget_village"))
 
 
 def age_band(age: str) -> str:
@@ -114,191 +134,36 @@ def _facts(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, sna
                  "village_code varchar, district_code varchar, regency_code varchar, funding_source varchar, "
                  "status varchar, reason varchar, duplicate_of varchar, duplicate_of_village varchar, "
                  "matched_by varchar, age integer, quota integer, quota_rank integer, over_quota boolean", snapshot)
-    con.execute(f"""
-        create table fact_enrolment as
-        select record_id, person_key, village_code, district_code, regency_code, c.area as regency, funding_source,
-               status, reason, duplicate_of, matched_by, {age_band('c.age')} as age_band,
-               over_quota, quota_rank::integer as quota_rank
-        from {cand} c order by record_id""")
+    con.execute(FACT_ENROLMENT.substitute(cand=cand, age_band=age_band("c.age")))
     mem = _read(paths, "silver", "membership",
                 "area varchar, kpj varchar, nik varchar, segment varchar, status varchar, last_paid_month date, "
                 "registered_on date, payer_village_code varchar, file_sha256 varchar")
-    con.execute(f"""
-        create table members as
-        with m as (
-            select m.*, f.received_at from {mem} m join files f using (file_sha256) where m.kpj is not null
-        ), latest as (
-            select * from m qualify row_number() over (partition by kpj order by received_at desc nulls last,
-                                                      file_sha256 desc) = 1
-        )
-        select l.*, l.area as branch, rp.person_key,
-               coalesce(sp.regency_code, sn.regency_code, s1.regency_code) as regency_code,
-               l.status = 'AKTIF' and l.last_paid_month >= DATE '{paid_up_from.isoformat()}' as paid_up
-        from latest l
-        left join (select record_id, person_key from {rp}) rp on rp.record_id = 'kpj:' || l.kpj
-        left join served sp on sp.branch = l.area and sp.regency_code = left(l.payer_village_code, 5)
-        left join served sn on sn.branch = l.area
-             and sn.regency_code = substr(l.nik, 1, 2) || '.' || substr(l.nik, 3, 2)
-        left join served s1 on s1.branch = l.area and s1.regencies_served = 1""")
-    con.execute("""
-        create table fact_membership as
-        select person_key, branch, regency_code, segment, status, paid_up, last_paid_month, registered_on,
-               payer_village_code
-        from members order by branch, person_key, registered_on""")
+    con.execute(MEMBERS.substitute(mem=mem, rp=rp, paid_up_from=paid_up_from.isoformat()))
+    con.execute(FACT_MEMBERSHIP)
     clm = _read(paths, "silver", "claims",
                 "area varchar, claim_no varchar, kpj varchar, nik varchar, claim_type varchar, incident_date date, "
                 "paid_date date, amount_idr bigint, beneficiary varchar, file_sha256 varchar")
-    con.execute(f"""
-        create table claims as
-        with c as (
-            select c.*, f.received_at from {clm} c join files f using (file_sha256)
-        )
-        select c.*, c.area as branch,
-               {hmac_sql("c.branch_claim")} as claim_key,
-               coalesce(m.person_key, {hmac_sql("c.nik")}) as person_key,
-               coalesce(m.regency_code, sn.regency_code, s1.regency_code) as regency_code
-        from (select *, area || ':' || claim_no as branch_claim from c
-              qualify row_number() over (partition by area, claim_no order by received_at desc nulls last,
-                                         file_sha256 desc) = 1) c
-        left join members m on m.kpj = c.kpj
-        left join served sn on sn.branch = c.area and sn.regency_code = substr(c.nik, 1, 2) || '.' || substr(c.nik, 3, 2)
-        left join served s1 on s1.branch = c.area and s1.regencies_served = 1""", {"inner": inner, "outer": outer})
-    con.execute("""
-        create table fact_claim as
-        select claim_key, person_key, branch, regency_code, claim_type, incident_date, paid_date, amount_idr
-        from claims order by claim_key""")
+    con.execute(CLAIMS.substitute(clm=clm, claim_key=hmac_sql("c.branch_claim"), nik_key=hmac_sql("c.nik")),
+                {"inner": inner, "outer": outer})
+    con.execute(FACT_CLAIM)
     persons = _read(paths, "silver", "persons", "person_key varchar, niks bigint, proposals bigint, "
                     "memberships bigint, birth_date date", snapshot)
     age = (f"year(DATE '{snapshot}') - year(birth_date) - case when month(birth_date) > {snapshot.month} or "
            f"(month(birth_date) = {snapshot.month} and day(birth_date) > {snapshot.day}) then 1 else 0 end")
-    con.execute(f"""
-        create table dim_person as
-        select person_key, {age_band(age)} as age_band, niks::integer as niks,
-               proposals::integer as proposals, memberships::integer as memberships
-        from {persons} order by person_key""")
+    con.execute(DIM_PERSON.substitute(persons=persons, age_band=age_band(age)))
     sub_q = _read(paths, "quarantine", "submissions", "village_code varchar, file_sha256 varchar, row_number integer")
     sub_s = _read(paths, "silver", "submissions", "village_code varchar, file_sha256 varchar, row_number integer")
-    con.execute(f"""
-        create table proposals as
-        select p.village_code, p.valid, f.received_at
-        from (select village_code, file_sha256, row_number, true as valid from {sub_s}
-              union all select village_code, file_sha256, row_number, false from {sub_q}) p
-        join files f using (file_sha256)
-        anti join replaced x on x.file_sha256 = p.file_sha256 and x.row_number = p.row_number""")
+    con.execute(PROPOSALS.substitute(valid=sub_s, quarantined=sub_q))
     bud = _read(paths, "silver", "budget", "village_code varchar, fiscal_year integer, add_total_idr bigint, "
                 "contribution_budget_idr bigint, workers_budgeted bigint, realised_idr bigint, file_sha256 varchar")
-    con.execute(f"""
-        create table budget as
-        select b.* from (select b.*, f.received_at from {bud} b join files f using (file_sha256)) b
-        where village_code is not null and fiscal_year is not null
-        qualify row_number() over (partition by village_code, fiscal_year
-                                   order by received_at desc nulls last, file_sha256 desc) = 1""")
-
-
-# DuckDB sums a BIGINT column as HUGEINT; the mart keeps BIGINT. A claim is at most Rp 5 billion
-# (claims.silver.json, rule amount_range), so a month's group would need 1.8 billion claims to pass
-# BIGINT's 9.2e18: the cast cannot overflow.
-CLAIMS_MONTHLY = """
-        create table claims_monthly as
-        select date_trunc('month', paid_date)::date as month, branch, regency_code, claim_type,
-               count(*) as claims, sum(amount_idr)::bigint as amount_idr,
-               count(distinct beneficiary) filter (where claim_type = 'BEASISWA') as scholarship_children,
-               coalesce(sum(amount_idr) filter (where claim_type = 'BEASISWA'), 0)::bigint as scholarship_amount_idr
-        from claims where paid_date is not null group by all order by all"""
+    con.execute(BUDGET.substitute(bud=bud))
 
 
 def _aggregates(con: duckdb.DuckDBPyConnection, config: Config, snapshot: dt.date) -> None:
-    monthly = config.programme.rates.monthly_idr
-    con.execute("""
-        create table coverage_village as
-        with prop as (
-            select village_code, count(*) as proposed, min(received_at) as first_received
-            from proposals where village_code is not null group by all
-        ), cand as (
-            select village_code, count(*) as valid,
-                   count(*) filter (where status = 'duplicate') as duplicates,
-                   count(*) filter (where status = 'ineligible') as ineligible,
-                   count(*) filter (where status = 'needs_review') as needs_review,
-                   count(*) filter (where status = 'already_covered') as already_covered,
-                   count(*) filter (where status = 'already_enrolled') as already_enrolled,
-                   count(*) filter (where status = 'eligible') as eligible,
-                   count(*) filter (where status = 'eligible' and over_quota) as over_quota
-            from fact_enrolment group by all
-        ), enr as (
-            select payer_village_code as village_code,
-                   count(distinct coalesce(person_key, kpj)) as enrolled,
-                   count(distinct coalesce(person_key, kpj)) filter (where paid_up) as active
-            from members where segment = 'BPU' and status = 'AKTIF' and payer_village_code is not null group by all
-        )
-        select v.regency_code, v.regency, v.regency_name, v.district_code, v.district_name, v.village_code,
-               v.village_name, v.village_word, v.branch, v.quota,
-               coalesce(p.proposed, 0) as proposed, coalesce(c.valid, 0) as valid,
-               coalesce(c.duplicates, 0) as duplicates, coalesce(c.ineligible, 0) as ineligible,
-               coalesce(c.needs_review, 0) as needs_review,
-               -- without the branch's membership extract, who is eligible, covered or enrolled is unknown
-               case when g.coverage_complete then coalesce(c.eligible, 0) end as eligible,
-               case when g.coverage_complete then coalesce(c.over_quota, 0) end as over_quota,
-               case when g.coverage_complete then coalesce(c.already_covered, 0) end as already_covered,
-               case when g.coverage_complete then coalesce(c.already_enrolled, 0) end as already_enrolled,
-               case when g.coverage_complete then coalesce(e.enrolled, 0) end as enrolled,
-               case when g.coverage_complete then coalesce(e.active, 0) end as active,
-               case when g.coverage_complete then coalesce(e.enrolled, 0) >= v.quota and v.quota > 0 end as quota_met,
-               case when r.submission_deadline is null then p.first_received is not null
-                    else coalesce(timezone('Asia/Jakarta', p.first_received)::date <= r.submission_deadline, false)
-               end as submitted,
-               timezone('Asia/Jakarta', p.first_received)::date as first_submitted_on,
-               g.coverage_complete as complete
-        from dim_village v
-        join regencies r using (regency)
-        join coverage_gaps g on g.branch = v.branch
-        left join prop p using (village_code) left join cand c using (village_code) left join enr e using (village_code)
-        order by v.village_code""")
-    con.execute("""
-        create table coverage_regency as
-        with act as (
-            select regency_code,
-                   count(distinct coalesce(person_key, kpj)) as active_participants,
-                   count(distinct coalesce(person_key, kpj)) filter (where segment = 'PU') as pu_active,
-                   count(distinct coalesce(person_key, kpj)) filter (where segment = 'BPU') as bpu_active
-            from members where status = 'AKTIF' and regency_code is not null group by all
-        ), vil as (
-            select regency_code, count(*) as villages, count(*) filter (where submitted) as villages_submitted,
-                   count(*) filter (where quota_met) as villages_quota_met, sum(quota) as vulnerable_quota,
-                   sum(enrolled) as vulnerable_enrolled, sum(active) as vulnerable_active,
-                   sum(proposed) as proposed, sum(eligible) as eligible
-            from coverage_village group by all
-        )
-        select r.regency_code, r.regency, r.regency_name, r.branch, r.working_population, r.population_year,
-               case when g.coverage_complete then coalesce(a.active_participants, 0) end as active_participants,
-               case when g.coverage_complete then
-                    round(100.0 * coalesce(a.active_participants, 0) / nullif(r.working_population, 0), 2) end
-                 as coverage_pct,
-               case when g.coverage_complete then coalesce(a.pu_active, 0) end as pu_active,
-               case when g.coverage_complete then coalesce(a.bpu_active, 0) end as bpu_active,
-               v.villages, v.villages_submitted,
-               case when g.coverage_complete then v.villages_quota_met end as villages_quota_met,
-               v.vulnerable_quota::bigint as vulnerable_quota, v.vulnerable_enrolled::bigint as vulnerable_enrolled,
-               v.vulnerable_active::bigint as vulnerable_active, v.proposed::bigint as proposed,
-               v.eligible::bigint as eligible, r.submission_deadline,
-               g.coverage_complete as complete, g.coverage_reason as incomplete_reason
-        from regencies r join coverage_gaps g using (branch)
-        left join act a using (regency_code) left join vil v using (regency_code)
-        order by r.regency_code""")
+    con.execute(COVERAGE_VILLAGE)
+    con.execute(COVERAGE_REGENCY)
     con.execute(CLAIMS_MONTHLY)
-    con.execute(f"""
-        create table budget_village as
-        select b.fiscal_year::integer as fiscal_year, v.regency_code, v.regency, v.district_code, v.village_code,
-               v.village_name, b.add_total_idr::bigint as add_total_idr,
-               b.contribution_budget_idr::bigint as contribution_budget_idr,
-               b.workers_budgeted::bigint as workers_budgeted, cv.enrolled, pm.months,
-               (cv.enrolled * {monthly} * pm.months)::bigint as contribution_required_idr,
-               b.realised_idr::bigint as realised_idr,
-               ((cv.enrolled * {monthly} * pm.months) - coalesce(b.contribution_budget_idr, 0))::bigint as gap_idr
-        from budget b
-        join dim_village v using (village_code)
-        join coverage_village cv using (village_code)
-        left join programme_months pm on pm.regency_code = v.regency_code and pm.fiscal_year = b.fiscal_year
-        order by b.fiscal_year, v.village_code""")
+    con.execute(BUDGET_VILLAGE.substitute(monthly=config.programme.rates.monthly_idr))
 
 
 def build(con: duckdb.DuckDBPyConnection, paths: DataPaths, config: Config, snapshot: dt.date, key: bytes,

@@ -99,22 +99,37 @@ def _templates():
 
 def create_app():
     """The FastAPI app of the pages, with Airflow's authentication and authorisation."""
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-    from fastapi import Depends, FastAPI, Form, HTTPException, Request
-    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-
-    from rentan import overview
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+    from fastapi import Depends, FastAPI
 
     viewer = [Depends(requires_access_dag("GET", param_dag_id=DAG_ID))]
     editor = [Depends(requires_access_dag("PUT", param_dag_id=DAG_ID))]
-    templates = _templates()
+    page = _pages(_templates())
     app = FastAPI(title="rentan pages", description="Coverage per regency and the review queue of rentan_nightly")
+    _add_error_pages(app, page)
+    _add_coverage_routes(app, page, viewer, editor)
+    _add_review_routes(app, page, editor)
+    _add_static_routes(app)
+    return app
+
+
+def _pages(templates):
+    """A page of the templates, never cached."""
+    from fastapi import Request
+    from fastapi.responses import HTMLResponse
 
     def page(name: str, request: Request, status_code: int = 200, **context) -> HTMLResponse:
         html = templates.get_template(name).render(timezone=ui_timezone(), **context)
         return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+    return page
+
+
+def _add_error_pages(app, page):
+    from airflow.api_fastapi.app import get_auth_manager
+    from fastapi import Request
+    from fastapi.responses import JSONResponse, RedirectResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(StarletteHTTPException)
     async def signed_out(request: Request, exc: StarletteHTTPException):
@@ -126,6 +141,15 @@ def create_app():
             return page("message.html", request, status_code=exc.status_code, status=exc.status_code,
                         detail=exc.detail)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+def _add_coverage_routes(app, page, viewer, editor):
+    """The coverage page, its data, the quality reports and the branch packages it links to."""
+    from airflow.api_fastapi.core_api.security import GetUserDep
+    from fastapi import HTTPException, Request
+    from fastapi.responses import FileResponse, HTMLResponse, Response
+
+    from rentan import overview
 
     @app.get("/coverage", response_class=HTMLResponse, dependencies=viewer)
     def coverage_page(request: Request, user: GetUserDep, snapshot: str | None = None):
@@ -168,6 +192,15 @@ def create_app():
             return Response(f.read_bytes(), media_type="application/octet-stream",
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+
+def _add_review_routes(app, page, editor):
+    """The review queue, its data, and a reviewer's decision on a pair."""
+    from airflow.api_fastapi.core_api.security import GetUserDep
+    from fastapi import Form, HTTPException, Request
+    from fastapi.responses import HTMLResponse, RedirectResponse
+
+    from rentan import overview
+
     @app.get("/review", response_class=HTMLResponse, dependencies=editor)
     def review_page(request: Request, user: GetUserDep, done: str | None = None):
         with _paths() as paths:
@@ -193,6 +226,12 @@ def create_app():
             decide(paths, pair_id, verdict == "same", by=user.get_name(), note=note or None)
         return RedirectResponse(f"../review?done={pair_id}", status_code=303)
 
+
+def _add_static_routes(app):
+    from fastapi import HTTPException
+    from fastapi.responses import FileResponse
+
+    # plotly.js first: the catch-all below would otherwise answer for it
     @app.get("/static/plotly.min.js")
     def plotly_js():
         return FileResponse(_plotly_js(), media_type="text/javascript",
@@ -204,8 +243,6 @@ def create_app():
         if f.parent != HERE / "static" or not f.is_file():
             raise HTTPException(404, "not found")
         return FileResponse(f)
-
-    return app
 
 
 def _safe_queue(paths) -> int | None:
