@@ -22,8 +22,7 @@ MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 # still to be split, each no longer than it is now: the list only shrinks
 NOT_YET_SPLIT = {
-    "rentan.core.storage": 436, "rentan.core.storage.push": 64, "rentan.ingest.fit.misfiled_many": 61,
-    "rentan.ingest.limits._plan_xlsx": 71,
+    "rentan.core.storage": 436, "rentan.core.storage.push": 64,
 }
 
 

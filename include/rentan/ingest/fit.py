@@ -114,14 +114,21 @@ def misfiled_many(tables: list[Table], source: str, area: str, config: Config) -
     vote(_long(tables, source, "kode_desa"), by_prefix)
     for field in ("desa", "nama_desa"):
         vote(_long(tables, source, field), by_name)
-    table_of_row = np.repeat(np.arange(len(tables)), sizes)
+    return _verdicts(votes, sizes, order, codes, order.index(config.regencies[area].code))
+
+
+def _verdicts(votes: np.ndarray, sizes: np.ndarray, order: list[str], codes: dict[str, str],
+              home: int) -> list[Misfiled | None]:
+    """Per file, from its rows' votes: misfiled when enough of the rows that name a regency name
+    another one, and few name the folder's own."""
+    n_tables = len(sizes)
+    table_of_row = np.repeat(np.arange(n_tables), sizes)
     said = votes.any(axis=1)
-    n_said = np.bincount(table_of_row[said], minlength=len(tables))
-    per_table = np.zeros((len(tables), len(order)), dtype=np.int64)
+    n_said = np.bincount(table_of_row[said], minlength=n_tables)
+    per_table = np.zeros((n_tables, len(order)), dtype=np.int64)
     np.add.at(per_table, table_of_row[said], votes[said].astype(np.int64))
-    home = order.index(config.regencies[area].code)
     out: list[Misfiled | None] = []
-    for t in range(len(tables)):
+    for t in range(n_tables):
         if n_said[t] < MIN_ROWS:
             out.append(None)
             continue

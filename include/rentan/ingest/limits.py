@@ -165,41 +165,13 @@ def plan_xlsx(path: Path) -> SheetPlan:
 
 
 def _plan_xlsx(path: Path) -> SheetPlan:
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        magic = fh.read(8)
-    if magic == OLE_MAGIC:
-        raise _encrypted()
-    if not magic.startswith(ZIP_MAGIC):
-        raise corrupt("it is not a zip archive, as every .xlsx is")
-    if size > MAX_FILE_BYTES:
-        raise _too_big(f"{size / (1 << 20):,.0f} MB")
+    _check_container(path)
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise corrupt(f"damaged zip: {exc}") from exc
     with zf:
-        infos = zf.infolist()
-        total = sum(i.file_size for i in infos)
-        packed = sum(i.compress_size for i in infos)
-        if total > MAX_UNCOMPRESSED or (total > (16 << 20) and total > MAX_RATIO * max(packed, 1)):
-            raise _too_big(f"{total / (1 << 20):,.0f} MB of XML once unpacked")
-        try:
-            book = ET.fromstring(zf.read("xl/workbook.xml"))
-            rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-        except KeyError as exc:
-            raise corrupt(f"no {exc.args[0]} inside") from exc
-        except (ET.ParseError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-            raise corrupt(f"damaged workbook part: {exc}") from exc
-        targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
-        sheets: list[tuple[int, str, str, str]] = []  # (index, name, state, part)
-        for i, s in enumerate(book.findall("m:sheets/m:sheet", _NS)):
-            target = targets.get(s.get(_REL_ID), "")
-            part = (target.lstrip("/") if target.startswith("/")
-                    else str(PurePosixPath("xl") / target))
-            sheets.append((i, s.get("name", f"Sheet{i + 1}"), s.get("state", "visible"), part))
-        if not sheets:
-            raise corrupt("the workbook lists no sheet")
+        sheets = _sheets(zf)
         visible = [s for s in sheets if s[2] == "visible"]
         if not visible:
             raise _refuse("no_visible_sheet", "Every sheet of the workbook is hidden; unhide the list's sheet "
@@ -217,21 +189,67 @@ def _plan_xlsx(path: Path) -> SheetPlan:
         for r, c, what in ((d_rows, d_cols, "declared"), (rows, cols, "used")):
             if c > MAX_COLUMNS or r * c > MAX_CELLS:
                 raise _too_big(f"the sheet {name!r} has a {what} range of {r:,} rows by {c:,} columns")
-        warnings = []
-        hidden_before = [s[1] for s in sheets[:index] if s[2] != "visible" and s[3] in names]
-        if hidden_before:
-            warnings.append(f"hidden sheet(s) {', '.join(map(repr, hidden_before))} before {name!r} were not "
-                            f"read; only the first visible sheet is")
-        later = []
-        for other in sheets:
-            if other[0] == index or other[3] not in names or other[1] in hidden_before:
-                continue
-            with zf.open(other[3]) as fh:
-                head = fh.read(1 << 16)
-            if _CELL_REF.search(head):
-                later.append(other[1])
-        if later:
-            warnings.append(f"sheet(s) {', '.join(map(repr, later))} also hold cells and were not read; "
-                            f"only the first visible sheet {name!r} is")
-        return SheetPlan(name=name, index=index, rows=max(rows, 1), columns=max(cols, 1), warnings=warnings,
-                         last_value_row=value_row)
+        return SheetPlan(name=name, index=index, rows=max(rows, 1), columns=max(cols, 1),
+                         warnings=_unread_sheets(zf, sheets, names, index, name), last_value_row=value_row)
+
+
+def _check_container(path: Path) -> None:
+    """An .xlsx is a zip of bounded size: not an encrypted (OLE) file, not another file renamed."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    if magic == OLE_MAGIC:
+        raise _encrypted()
+    if not magic.startswith(ZIP_MAGIC):
+        raise corrupt("it is not a zip archive, as every .xlsx is")
+    if size > MAX_FILE_BYTES:
+        raise _too_big(f"{size / (1 << 20):,.0f} MB")
+
+
+def _sheets(zf: zipfile.ZipFile) -> list[tuple[int, str, str, str]]:
+    """The workbook's sheets as (index, name, state, part), once the archive is known to unpack
+    to a bounded size."""
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if total > MAX_UNCOMPRESSED or (total > (16 << 20) and total > MAX_RATIO * max(packed, 1)):
+        raise _too_big(f"{total / (1 << 20):,.0f} MB of XML once unpacked")
+    try:
+        book = ET.fromstring(zf.read("xl/workbook.xml"))
+        rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except KeyError as exc:
+        raise corrupt(f"no {exc.args[0]} inside") from exc
+    except (ET.ParseError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise corrupt(f"damaged workbook part: {exc}") from exc
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
+    sheets: list[tuple[int, str, str, str]] = []
+    for i, s in enumerate(book.findall("m:sheets/m:sheet", _NS)):
+        target = targets.get(s.get(_REL_ID), "")
+        part = (target.lstrip("/") if target.startswith("/")
+                else str(PurePosixPath("xl") / target))
+        sheets.append((i, s.get("name", f"Sheet{i + 1}"), s.get("state", "visible"), part))
+    if not sheets:
+        raise corrupt("the workbook lists no sheet")
+    return sheets
+
+
+def _unread_sheets(zf: zipfile.ZipFile, sheets: list[tuple[int, str, str, str]], names: set[str], index: int,
+                   name: str) -> list[str]:
+    """Warnings for the sheets not read: hidden ones before the one read, and others holding cells."""
+    warnings = []
+    hidden_before = [s[1] for s in sheets[:index] if s[2] != "visible" and s[3] in names]
+    if hidden_before:
+        warnings.append(f"hidden sheet(s) {', '.join(map(repr, hidden_before))} before {name!r} were not "
+                        f"read; only the first visible sheet is")
+    later = []
+    for other in sheets:
+        if other[0] == index or other[3] not in names or other[1] in hidden_before:
+            continue
+        with zf.open(other[3]) as fh:
+            head = fh.read(1 << 16)
+        if _CELL_REF.search(head):
+            later.append(other[1])
+    if later:
+        warnings.append(f"sheet(s) {', '.join(map(repr, later))} also hold cells and were not read; "
+                        f"only the first visible sheet {name!r} is")
+    return warnings
