@@ -1,4 +1,4 @@
-"""Replacing a whole folder without a moment where it is missing."""
+"""Files and folders put in place whole: a reader sees the old one or the new one, never half."""
 
 from __future__ import annotations
 
@@ -54,3 +54,15 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def write_parquet(table, target: Path, work: Path, tag: str = "") -> None:
+    """Write ``table`` to ``target`` whole: into ``work`` (``tag`` keeps two writers of one name
+    apart), then renamed over it, so a reader never sees a half-written file."""
+    import pyarrow.parquet as pq
+
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = work / f"{tag}{target.stem}.{os.getpid()}.parquet"
+    pq.write_table(table, tmp, compression="zstd")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, target)

@@ -4,14 +4,13 @@ with the file's lineage beside it; one Parquet file per content, written whole o
 from __future__ import annotations
 
 import datetime as dt
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from rentan.core.files import write_parquet
 from rentan.core.paths import DataPaths
 from rentan.ingest.readers import Table
 
@@ -70,21 +69,13 @@ def bronze_file(paths: DataPaths, source: str, area: str, sha: str) -> Path:
     return paths.layer("bronze", source) / f"area={area}" / f"{sha[:32]}.parquet"
 
 
-def _write_atomically(tbl: pa.Table, target: Path, work: Path) -> None:
-    work.mkdir(parents=True, exist_ok=True)
-    tmp = work / f"{target.stem}.{os.getpid()}.parquet"
-    pq.write_table(tbl, tmp, compression="zstd")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, target)
-
-
 def write_bronze(loading: list, paths: DataPaths, load_id: str, now: dt.datetime, threads: int) -> None:
     """Each loaded file's rows to its bronze file; the writes (Arrow and zstd, outside Python's
     lock) run on several threads."""
     def write(job) -> None:
         item, entry, table = job
         tbl = to_bronze(table, load_id=load_id, rel=item.rel, sha=entry.sha256, ingested_at=now)
-        _write_atomically(tbl, bronze_file(paths, item.source, item.area, entry.sha256), paths.work / "ingest")
+        write_parquet(tbl, bronze_file(paths, item.source, item.area, entry.sha256), paths.work / "ingest")
 
     if threads <= 1 or len(loading) <= 1:
         for job in loading:

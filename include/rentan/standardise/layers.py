@@ -5,15 +5,14 @@ each file."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from rentan.core.files import write_parquet
 from rentan.core.ledger import StandardisedFile
 from rentan.core.paths import DataPaths
 from rentan.core.progress import track
@@ -97,12 +96,7 @@ def _write_layer(paths: DataPaths, layer: str, source: str, area: str, sha: str,
     if tbl is None or tbl.num_rows == 0:
         target.unlink(missing_ok=True)  # an earlier run under other rules may have left rows here
         return
-    work = paths.work / "standardise"
-    work.mkdir(parents=True, exist_ok=True)
-    tmp = work / f"{layer}-{sha[:32]}.{os.getpid()}.parquet"
-    pq.write_table(tbl, tmp, compression="zstd")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, target)
+    write_parquet(tbl, target, paths.work / "standardise", tag=f"{layer}-")
 
 
 def _per_file(df: pd.DataFrame, schema: pa.Schema) -> dict[str, pa.Table]:
