@@ -24,17 +24,19 @@ Every night, for every configured regency and BPJS TK branch:
 1. **plan**: the night this run describes (its snapshot day, and the cut-off: 00:00 WIB after it),
    and the regencies and branches of `include/rentan/config/regencies.yaml` (limited by the
    `areas` parameter): adding a regency there adds its mapped tasks, with no code change.
-2. **load_&lt;source&gt;** (mapped, one task per regency or branch): new files under
+2. **load_&lt;source&gt;** (mapped, one task per regency or branch; with more areas than
+   `tasks.max_load_tasks_per_source`, one per group of them): new files under
    `landing/<source>/<area>/` are stored as received in bronze with their lineage, then
    standardised to silver; bad rows go to quarantine with their reasons; a fix-list per village.
-   A slow or broken regency fails alone; **load_unfiled** records files in no known folder.
+   A slow or broken regency fails alone (in a group, the others load and the task fails naming
+   it); **load_unfiled** records files in no known folder.
    **validation_gate** fails, naming file, rule and counts, when a file was held back whole.
 3. **identity**: one person, one record (NIK, then fuzzy name + birth date for mistyped NIKs);
    each proposal eligible, duplicate, already covered, ineligible or needs review ("tidak double").
    It runs on whatever loaded, even when one regency's load failed.
 4. **marts**: coverage, claims and budget marts, staged, audited with the gold suites, published
    with one atomic switch; `warehouse/rentan.duckdb` holds the analysts' views.
-5. **export** (mapped, one per branch): `exports/bpjs/<branch>/<snapshot_date>/` with its manifest,
+5. **export** (mapped, one per branch or group of branches): `exports/bpjs/<branch>/<snapshot_date>/` with its manifest,
    only for a branch whose night is complete (its membership and claims extracts present, loaded
    and not held back, and its loads finished); otherwise it fails, saying what is missing.
 
@@ -119,20 +121,21 @@ def rentan_nightly():
     # Airflow maps only over a task's whole return value, not one key of it (a mapped task's
     # length is recorded for return values alone): these hand each list of the plan on
     @task
-    def areas_of(planned: dict, source: str) -> list[str]:
+    def areas_of(planned: dict, source: str) -> list[list[str]]:
         return planned[f"areas_{source}"]
 
     @task
-    def branches_of(planned: dict) -> list[str]:
+    def branches_of(planned: dict) -> list[list[str]]:
         return planned["branches"]
 
-    # one source of one regency or branch; the area names the mapped task in the UI and in alerts
-    @task(map_index_template="{{ task.op_kwargs['area'] }}")
-    def load(source: str, area: str, night: dict, run_id=None, outlet_events=None) -> dict:
+    # one source of a group of regencies or branches (one area, unless there are more areas than
+    # tasks); the areas name the mapped task in the UI and in alerts
+    @task(map_index_template="{{ task.op_kwargs['areas'] | join(',') | truncate(200) }}")
+    def load(source: str, areas: list[str], night: dict, run_id=None, outlet_events=None) -> dict:
         from rentan import events
-        from rentan.pipeline import run_load
+        from rentan.pipeline import run_loads
 
-        report = run_load(load_id=run_id, source=source, area=area, night=night)
+        report = run_loads(load_id=run_id, source=source, areas=areas, night=night)
         for asset in (BRONZE[source], SILVER[source]):
             outlet_events[asset].extra = events.load(report, night["snapshot"])
         return report
@@ -169,8 +172,9 @@ def rentan_nightly():
         outlet_events[MARTS].extra = events.marts(report)
         return report
 
-    @task(inlets=[MARTS], outlets=[EXPORTS], map_index_template="{{ task.op_kwargs['branch'] }}")
-    def export(branch: str, published: dict, run_id=None, outlet_events=None) -> dict:
+    @task(inlets=[MARTS], outlets=[EXPORTS],
+          map_index_template="{{ task.op_kwargs['branches'] | join(',') | truncate(200) }}")
+    def export(branches: list[str], published: dict, run_id=None, outlet_events=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from rentan import events
@@ -178,7 +182,7 @@ def rentan_nightly():
         from rentan.quality.completeness import IncompleteNight
 
         try:
-            report = run_exports(load_id=run_id, published=published, branch=branch)
+            report = run_exports(load_id=run_id, published=published, branches=branches)
         except IncompleteNight as e:
             # the night's inputs decide, not a passing fault: a retry would say the same
             raise AirflowFailException(str(e)) from e
@@ -189,11 +193,11 @@ def rentan_nightly():
     night = planned["night"]
     loads = [load.override(task_id=f"load_{s}", outlets=[BRONZE[s], SILVER[s]])
              .partial(source=s, night=night)
-             .expand(area=areas_of.override(task_id=f"areas_{s}")(planned, s)) for s in SOURCES]
+             .expand(areas=areas_of.override(task_id=f"areas_{s}")(planned, s)) for s in SOURCES]
     loads >> validation_gate()
     resolved = identity(night)
     [*loads, load_unfiled()] >> resolved
-    export.partial(published=marts(night, resolved)).expand(branch=branches_of(planned))
+    export.partial(published=marts(night, resolved)).expand(branches=branches_of(planned))
 
 
 rentan_nightly()

@@ -41,9 +41,10 @@ def plan(areas: list[str] | None = None, *, load_id: str | None = None, snapshot
          run_type: str | None = None, logical_date=None, run_after=None) -> dict:
     """The night this run describes, and what tonight's mapped tasks run over: each source's areas
     and the branches, all from configuration (a new regency is a new entry there), limited to
-    ``areas`` when given. The loads are recorded as planned: each must finish for its branch's
-    night to be complete."""
-    from rentan.config import load_config
+    ``areas`` when given, in groups (``tasks:`` in the configuration; one area a group unless
+    there are more areas than tasks). The loads are recorded as planned: each must finish for its
+    branch's night to be complete."""
+    from rentan.config import groups, load_config
 
     night = night_of(snapshot_date, run_type, logical_date, run_after)
     config = load_config()
@@ -63,8 +64,9 @@ def plan(areas: list[str] | None = None, *, load_id: str | None = None, snapshot
         if load_id:
             ledger.plan_loads(load_id, [(s, a) for s, areas_ in sources.items() for a in areas_])
     log.info("this run describes %s", night)
-    return {"night": night.as_dict(), **{f"areas_{s}": a for s, a in sources.items()},
-            "branches": [b for b in config.branches if b in wanted]}
+    most = config.tasks.max_load_tasks_per_source
+    return {"night": night.as_dict(), **{f"areas_{s}": groups(a, most) for s, a in sources.items()},
+            "branches": groups([b for b in config.branches if b in wanted], config.tasks.max_export_tasks)}
 
 
 def _process() -> str:
@@ -94,10 +96,36 @@ def marts_night(paths: DataPaths, *, load_id: str, snapshot: dt.date, publish: b
     return report
 
 
+class LoadsFailed(RuntimeError):
+    """Some areas of a group failed to load; the group's other areas loaded and are recorded."""
+
+
+def run_loads(load_id: str, source: str, areas: list[str], night: dict) -> dict:
+    """:func:`run_load` for each area of a group in turn: what a mapped task does. An area that
+    fails is recorded as failed and the next goes on, so one broken regency fails alone; the
+    group then fails naming it (a retry redoes only what did not load: loaded files are known)."""
+    reports, failed = [], {}
+    for area in areas:
+        try:
+            reports.append(run_load(load_id, source, area, night))
+        except Exception as e:
+            if len(areas) == 1:
+                raise
+            log.exception("load of %s for %s failed; the group's other areas go on", source, area)
+            failed[area] = f"{type(e).__name__}: {mask_digits(str(e))[:300]}"
+    if failed:
+        raise LoadsFailed(f"{source}: {len(failed)} of {len(areas)} areas failed to load (the others loaded): "
+                          + "; ".join(f"{a}: {why}" for a, why in failed.items()))
+    return {"source": source, "areas": areas, "area": ",".join(areas),
+            "rows_loaded": sum(r["rows_loaded"] for r in reports),
+            "files_loaded": sum(r["files_loaded"] for r in reports),
+            "blocked": [b for r in reports for b in r["blocked"]]}
+
+
 def run_load(load_id: str, source: str, area: str, night: dict) -> dict:
-    """Ingest then standardise one source of one regency or branch: what a mapped task does, so
-    that one broken area fails alone. The load is recorded as started before any work and as
-    succeeded only at the end: a process killed in between leaves it unfinished."""
+    """Ingest then standardise one source of one regency or branch. The load is recorded as
+    started before any work and as succeeded only at the end: a process killed in between leaves
+    it unfinished."""
     snapshot = Night.from_dict(night).snapshot
     with _ledger() as ledger:
         ledger.load_started(load_id, source, area, _process())
@@ -147,19 +175,20 @@ def run_marts(load_id: str, night: dict, dry_run: bool = False) -> dict:
         return marts_night(paths, load_id=load_id, snapshot=Night.from_dict(night).snapshot, publish=not dry_run)
 
 
-def run_exports(load_id: str, published: dict, branch: str | None = None) -> dict:
-    """The package of one branch (or all) for the snapshot the marts task published. A branch
-    whose night is incomplete gets none: an enrolment list built without its latest membership
-    extract could enrol people already covered."""
+def run_exports(load_id: str, published: dict, branches: list[str] | str | None = None) -> dict:
+    """The packages of some branches (or all) for the snapshot the marts task published. A branch
+    whose night is incomplete gets none, and the call fails naming it once the others are written:
+    an enrolment list built without its latest membership extract could enrol people already covered."""
     from rentan.exports.bpjs import export
 
+    chosen = [branches] if isinstance(branches, str) else branches
     if not published.get("published", True):
         log.info("dry run: the marts were built and audited but not published; no export written")
-        return {"branch": branch, "written": False}
+        return {"branches": {}, "requested": chosen, "written": False}
     snapshot = dt.date.fromisoformat(published["snapshot"])
-    # only tonight's package of this branch: the earlier nights' stay on the store untouched
-    package = f"exports/bpjs/{branch}/{snapshot.isoformat()}" if branch else "exports/bpjs"
-    sent = f"warehouse/silver/sent/branch={branch}" if branch else "warehouse/silver/sent"
-    with workspace(("warehouse/silver", "warehouse/quarantine", "warehouse/_marts", package),
-                   push=(package, sent)) as paths:
-        return export(paths, load_id=load_id, snapshot=snapshot, branches=[branch] if branch else None)
+    # only tonight's packages of these branches: the earlier nights' stay on the store untouched
+    packages = [f"exports/bpjs/{b}/{snapshot.isoformat()}" for b in chosen] if chosen else ["exports/bpjs"]
+    sent = [f"warehouse/silver/sent/branch={b}" for b in chosen] if chosen else ["warehouse/silver/sent"]
+    with workspace(("warehouse/silver", "warehouse/quarantine", "warehouse/_marts", *packages),
+                   push=(*packages, *sent)) as paths:
+        return export(paths, load_id=load_id, snapshot=snapshot, branches=chosen)

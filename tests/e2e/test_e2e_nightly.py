@@ -182,3 +182,43 @@ def test_a_branch_whose_extract_did_not_load_gets_no_package(dagbag, data_root):
     assert [a["try_number"] for a in alerts if a["task_id"] == "export"] == [1], "an incomplete night is not retried"
     assert {(a["task_id"], a["area"]) for a in alerts} >= {("load_membership", "lahat"), ("export", "lahat")}, \
         "an alert names the regency or branch, not the index of its mapped task"
+
+
+def test_in_a_group_of_regencies_a_broken_one_still_fails_alone(dagbag, data_root, tmp_path, monkeypatch):
+    """With more areas than tasks (here two load tasks a source and one export task for three
+    branches) the areas share tasks; a broken area fails its task, naming it, and the other
+    areas of that task are loaded, recorded and exported all the same."""
+    import yaml
+
+    from rentan.config import DEFAULT_CONFIG
+    from rentan.core.ledger import LoadRun
+    from tests.services import landing
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    raw["tasks"] = {"max_load_tasks_per_source": 2, "max_export_tasks": 1}
+    config = tmp_path / "regencies.yaml"
+    config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("RENTAN_CONFIG", str(config))
+    landing(data_root)
+    blocker = data_root / "warehouse" / "bronze" / "membership" / "area=lahat"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    run = run_nightly(dagbag, run_conf={"snapshot_date": "2025-06-30"})
+
+    tis = {(t.task_id, t.rendered_map_index): t.state for t in run.get_task_instances() if t.map_index >= 0}
+    assert tis[("load_membership", "lahat,muara-enim")] == "failed"
+    assert tis[("load_membership", "lampung-tengah")] == "success"
+    assert tis[("load_submissions", "lahat,pali")] == "success"
+    assert tis[("export", "lahat,muara-enim,lampung-tengah")] == "failed"
+    with Ledger(data_paths(data_root).ledger_url) as led, led.session() as s:
+        loads = {(r.source, r.area): r.state for r in s.query(LoadRun).filter_by(load_id=run.run_id)}
+    assert loads[("membership", "lahat")] == "failed"
+    assert loads[("membership", "muara-enim")] == "succeeded", "the broken area's neighbour in its task loaded"
+    assert not (data_root / "exports/bpjs/lahat").exists()
+    for branch in ("muara-enim", "lampung-tengah"):
+        assert (data_root / f"exports/bpjs/{branch}/2025-06-30/manifest.json").exists()
+    alerts = [json.loads(line) for line in (data_root / "alerts" / "alerts.jsonl").read_text().splitlines()]
+    load_alert = next(a for a in alerts if a["task_id"] == "load_membership")
+    assert load_alert["area"] == "lahat,muara-enim"
+    assert "1 of 2 areas failed to load" in load_alert["error"] and "lahat: " in load_alert["error"]
+    assert "muara-enim:" not in load_alert["error"]

@@ -308,5 +308,5 @@ def test_a_dry_run_audits_but_publishes_and_exports_nothing(full_night):
     report = load(paths, load_id="dry", snapshot=SNAPSHOT, publish=False)
     assert report["published"] is False and report["rows"]["coverage_village"] == 556
     assert not (paths.warehouse / "marts").exists() and not (paths.warehouse / "rentan.duckdb").exists()
-    assert run_exports("dry", report, branch="lahat") == {"branch": "lahat", "written": False}
+    assert run_exports("dry", report, branches=["lahat"]) == {"branches": {}, "requested": ["lahat"], "written": False}
     assert not (paths.exports / "bpjs").exists()

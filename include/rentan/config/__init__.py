@@ -59,6 +59,23 @@ class Programme:
 
 
 @dataclass(frozen=True)
+class Tasks:
+    """How the nightly DAG cuts a night into Airflow tasks (see ``tasks:`` in regencies.yaml)."""
+
+    max_load_tasks_per_source: int = 32
+    max_export_tasks: int = 32
+
+
+def groups(areas: list[str], most: int) -> list[list[str]]:
+    """``areas`` in at most ``most`` groups of nearly equal size, in their order: one area a group
+    while there are no more areas than ``most``."""
+    if not areas:
+        return []
+    n = -(-len(areas) // max(1, most))  # areas a group, rounded up
+    return [areas[i:i + n] for i in range(0, len(areas), n)]
+
+
+@dataclass(frozen=True)
 class QuotaStep:
     start: dt.date
     quota: int
@@ -126,6 +143,7 @@ class Config:
     regencies: dict[str, Regency]
     branches: dict[str, Branch]
     sources: dict[str, str]  # source -> "regency" | "branch"
+    tasks: Tasks = field(default_factory=Tasks)
 
     def areas(self, source: str) -> list[str]:
         """The area slugs a source's files are filed under."""
@@ -214,7 +232,18 @@ def _parse(raw: dict) -> Config:
     if set(sources) != set(SOURCES):
         # the nightly DAG has one load task per known source: another would never be loaded
         raise ValueError(f"configured sources {sorted(sources)}; rentan loads {sorted(SOURCES)}")
-    return Config(programme=programme, regencies=regencies, branches=branches, sources=sources)
+    return Config(programme=programme, regencies=regencies, branches=branches, sources=sources,
+                  tasks=_tasks(raw.get("tasks") or {}))
+
+
+def _tasks(raw: dict) -> Tasks:
+    unknown = set(raw) - set(Tasks.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"tasks: unknown setting(s) {sorted(unknown)}; known: {sorted(Tasks.__dataclass_fields__)}")
+    tasks = Tasks(**{k: int(v) for k, v in raw.items()})
+    if min(tasks.max_load_tasks_per_source, tasks.max_export_tasks) < 1:
+        raise ValueError("tasks: each maximum is a number of tasks, at least 1")
+    return tasks
 
 
 @lru_cache(maxsize=4)

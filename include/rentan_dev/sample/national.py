@@ -76,7 +76,8 @@ def config_for(select: list[str], base: Path = DEFAULT_CONFIG) -> dict:
     # only the branches that serve a chosen regency, and only those of their regencies
     kept = {slug: {**b, "regencies": [r for r in b["regencies"] if r in regencies]} for slug, b in branches.items()}
     kept = {slug: b for slug, b in kept.items() if b["regencies"]}
-    return {"programme": raw["programme"], "branches": kept, "regencies": regencies, "sources": raw["sources"]}
+    return {"programme": raw["programme"], "tasks": raw.get("tasks") or {}, "branches": kept,
+            "regencies": regencies, "sources": raw["sources"]}
 
 
 def write_config(select: list[str], path: Path) -> Path:
